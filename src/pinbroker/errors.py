@@ -1,0 +1,204 @@
+"""The one exception tree of pinbroker.
+
+Every error pinbroker raises on purpose derives from :class:`PinbrokerError` and names the gRPC
+status it maps to in its ``status`` class attribute. The server converts exceptions to statuses in
+one place (``pinbroker.server._errors``); the pure core never imports grpc, so the status is stored
+as the name of a ``grpc.StatusCode`` member.
+
+::
+
+    PinbrokerError                          INTERNAL (never raised directly)
+    ├── InvalidArgumentError                INVALID_ARGUMENT
+    │   ├── PinMapParseError                  malformed / hostile / invalid pin map XML (with line)
+    │   ├── UnknownPinOrRelayError            a name matches no pin, relay or group
+    │   ├── UnknownSiteError                  a site is not defined in the pin map
+    │   ├── InvalidTimeoutError               timeout < -1 ms (or not finite)
+    │   ├── InvalidPinMapIdError              empty or whitespace-containing pin map id
+    │   └── InvalidSessionError               empty session name, malformed session info
+    ├── NotFoundError                       NOT_FOUND
+    │   └── PinMapNotFoundError               no pin map with that id
+    ├── AlreadyExistsError                  ALREADY_EXISTS
+    │   ├── PinMapAlreadyExistsError          CreatePinMapFromXml on an existing id
+    │   └── SessionAlreadyRegisteredError     a session / multiplexer session name is registered
+    ├── ResourceExhaustedError              RESOURCE_EXHAUSTED
+    │   ├── PinMapTooLargeError               the pin map exceeds a configured size limit
+    │   └── UnreserveError                    UnreserveSessions failed
+    ├── UnavailableError                    UNAVAILABLE
+    │   ├── ReservationTimeoutError           sessions not free before the timeout
+    │   └── ShuttingDownError                 the server stops while the call waits
+    └── CancelledError                      CANCELLED (the caller went away while waiting)
+
+Messages name the problem and where it is, e.g.
+``pin map line 14: Connection refers to unknown pin 'VDD2'``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "CancelledError",
+    "InvalidArgumentError",
+    "InvalidPinMapIdError",
+    "InvalidSessionError",
+    "InvalidTimeoutError",
+    "NotFoundError",
+    "PinMapAlreadyExistsError",
+    "PinMapNotFoundError",
+    "PinMapParseError",
+    "PinMapTooLargeError",
+    "PinbrokerError",
+    "ReservationTimeoutError",
+    "ResourceExhaustedError",
+    "SessionAlreadyRegisteredError",
+    "ShuttingDownError",
+    "UnavailableError",
+    "UnknownPinOrRelayError",
+    "UnknownSiteError",
+    "UnreserveError",
+]
+
+
+class PinbrokerError(Exception):
+    """Root of every error pinbroker raises on purpose.
+
+    Attributes:
+        status: Name of the ``grpc.StatusCode`` member the server answers with.
+    """
+
+    status: str = "INTERNAL"
+
+
+class InvalidArgumentError(PinbrokerError):
+    """Raised when a request or input is invalid; maps to INVALID_ARGUMENT."""
+
+    status = "INVALID_ARGUMENT"
+
+
+class PinMapParseError(InvalidArgumentError):
+    """Raised when pin map XML is malformed, hostile (DTD, entities) or fails validation.
+
+    Attributes:
+        line: 1-based line in the XML where the problem is, or None when not tied to a line.
+        source: Where the XML came from (file path or pin map id), or None.
+        problems: Every problem found, each already formatted with its line; the exception's
+            message is the first of them followed by a count of the rest.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        source: str | None = None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        self.line = line
+        self.source = source
+        located = f"pin map line {line}: {message}" if line is not None else f"pin map: {message}"
+        self.problems = problems or (located,)
+        text = self.problems[0]
+        if len(self.problems) > 1:
+            text += f" (and {len(self.problems) - 1} more problem(s))"
+        if source:
+            text = f"{source}: {text}"
+        super().__init__(text)
+
+
+class UnknownPinOrRelayError(InvalidArgumentError):
+    """Raised when a requested name matches no pin, pin group, relay or relay group."""
+
+    def __init__(self, name: str, pin_map_id: str | None = None) -> None:
+        self.name = name
+        where = f" in pin map '{pin_map_id}'" if pin_map_id else ""
+        super().__init__(f"'{name}' is not a pin, pin group, relay or relay group{where}")
+
+
+class UnknownSiteError(InvalidArgumentError):
+    """Raised when a requested site is not defined in the pin map."""
+
+    def __init__(self, site: int, pin_map_id: str | None = None) -> None:
+        self.site = site
+        where = f" in pin map '{pin_map_id}'" if pin_map_id else ""
+        super().__init__(f"site {site} is not defined{where}")
+
+
+class InvalidTimeoutError(InvalidArgumentError):
+    """Raised when a timeout is below -1 ms (the only negative value allowed is -1 = forever)."""
+
+
+class InvalidPinMapIdError(InvalidArgumentError):
+    """Raised when a pin map id is empty or contains whitespace."""
+
+
+class InvalidSessionError(InvalidArgumentError):
+    """Raised when session information is unusable, e.g. an empty session name."""
+
+
+class NotFoundError(PinbrokerError):
+    """Raised when a referenced object does not exist; maps to NOT_FOUND."""
+
+    status = "NOT_FOUND"
+
+
+class PinMapNotFoundError(NotFoundError):
+    """Raised when no pin map is registered under the given id."""
+
+    def __init__(self, pin_map_id: str) -> None:
+        self.pin_map_id = pin_map_id
+        super().__init__(f"pin map '{pin_map_id}' is not registered with the Pin Map Service")
+
+
+class AlreadyExistsError(PinbrokerError):
+    """Raised when creating something that already exists; maps to ALREADY_EXISTS."""
+
+    status = "ALREADY_EXISTS"
+
+
+class PinMapAlreadyExistsError(AlreadyExistsError):
+    """Raised by CreatePinMapFromXml when the pin map id is already in use."""
+
+    def __init__(self, pin_map_id: str) -> None:
+        self.pin_map_id = pin_map_id
+        super().__init__(f"pin map '{pin_map_id}' already exists")
+
+
+class SessionAlreadyRegisteredError(AlreadyExistsError):
+    """Raised when registering a session name that is already registered."""
+
+    def __init__(self, session_name: str, kind: str = "session") -> None:
+        self.session_name = session_name
+        super().__init__(f"{kind} '{session_name}' is already registered")
+
+
+class ResourceExhaustedError(PinbrokerError):
+    """Raised when a limit is exceeded; maps to RESOURCE_EXHAUSTED."""
+
+    status = "RESOURCE_EXHAUSTED"
+
+
+class PinMapTooLargeError(ResourceExhaustedError):
+    """Raised when pin map XML exceeds a configured size limit (bytes, elements or depth)."""
+
+
+class UnreserveError(ResourceExhaustedError):
+    """Raised when UnreserveSessions cannot release what it was given."""
+
+
+class UnavailableError(PinbrokerError):
+    """Raised when something is temporarily unavailable; maps to UNAVAILABLE."""
+
+    status = "UNAVAILABLE"
+
+
+class ReservationTimeoutError(UnavailableError):
+    """Raised when the requested sessions were not all free before the timeout expired."""
+
+
+class ShuttingDownError(UnavailableError):
+    """Raised to a waiting reservation when the server shuts down."""
+
+
+class CancelledError(PinbrokerError):
+    """Raised to a waiting reservation whose caller cancelled or went away."""
+
+    status = "CANCELLED"
