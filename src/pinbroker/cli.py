@@ -17,23 +17,63 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinbroker", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the Pin Map, Session Management and Discovery services")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    serve.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free port (default)")
-    serve.add_argument("--state-dir", default=None, help="directory of the SQLite state file (default: the user's state directory)")
-    serve.add_argument("--pin-map", action="append", default=[], metavar="FILE", help="preload a pin map; its id is the file path (repeatable)")
-    serve.add_argument("--session-names", choices=["typed", "resource"], default="typed", help="session naming: typed = '<type>-<resource>' (NI 2025 Q3+), resource = resource name (default: %(default)s)")
-    serve.add_argument("--discovery-key-file", default=None, help="where to write the discovery key file (default: see docs/design.md)")
+    serve = commands.add_parser(
+        "serve", help="run the Pin Map, Session Management and Discovery services"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=0, help="port to listen on; 0 picks a free port (default)"
+    )
+    serve.add_argument(
+        "--state-dir",
+        default=None,
+        help="directory of the SQLite state file (default: the user's state directory)",
+    )
+    serve.add_argument(
+        "--pin-map",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="preload a pin map; its id is the file path (repeatable)",
+    )
+    serve.add_argument(
+        "--session-names",
+        choices=["typed", "resource"],
+        default="typed",
+        help="session naming: typed = '<type>-<resource>' (NI 2025 Q3+), resource = resource name (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--discovery-key-file",
+        default=None,
+        help="where to write the discovery key file (default: see docs/design.md)",
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     pinmap = commands.add_parser("pinmap", help="check or show .pinmap files")
-    pinmap_commands = pinmap.add_subparsers(dest="pinmap_command", required=True, metavar="SUBCOMMAND")
+    pinmap_commands = pinmap.add_subparsers(
+        dest="pinmap_command", required=True, metavar="SUBCOMMAND"
+    )
     check = pinmap_commands.add_parser("check", help="validate pin map files; one line per problem")
     check.add_argument("files", nargs="+", metavar="FILE")
-    show = pinmap_commands.add_parser("show", help="print the sessions and connections of a pin map")
+    show = pinmap_commands.add_parser(
+        "show", help="print the sessions and connections of a pin map"
+    )
     show.add_argument("file", metavar="FILE")
-    show.add_argument("--site", type=int, action="append", default=[], help="site to show (repeatable; default all)")
-    show.add_argument("--pin", action="append", default=[], help="pin, relay or group to show (repeatable; default all)")
+    show.add_argument(
+        "--site",
+        type=int,
+        action="append",
+        default=[],
+        help="site to show (repeatable; default all)",
+    )
+    show.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        help="pin, relay or group to show (repeatable; default all)",
+    )
     show.add_argument("--type", default="", help="instrument type id filter, e.g. niDCPower")
     show.add_argument("--session-names", choices=["typed", "resource"], default="typed")
     return parser

@@ -49,7 +49,7 @@ class DiscoveryKey:
     @property
     def address(self) -> str:
         """``host:port`` suitable for ``grpc.insecure_channel``."""
-        host = "localhost" if self.host in ("", "0.0.0.0", "::", "[::]") else self.host  # noqa: S104
+        host = "localhost" if self.host in ("", "0.0.0.0", "::", "[::]") else self.host
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{host}:{self.port}"

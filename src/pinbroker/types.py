@@ -58,6 +58,7 @@ INSTRUMENT_TYPE_NI_SWITCH_EXECUTIVE_VIRTUAL_DEVICE: Final = InstrumentTypeId(
     "niSwitchExecutiveVirtualDevice"
 )
 
+
 class SessionNaming(enum.Enum):
     """How session names are formed from resource names.
 
