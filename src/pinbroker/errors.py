@@ -14,12 +14,18 @@ as the name of a ``grpc.StatusCode`` member.
     │   ├── UnknownSiteError                  a site is not defined in the pin map
     │   ├── InvalidTimeoutError               timeout < -1 ms (or not finite)
     │   ├── InvalidPinMapIdError              empty or whitespace-containing pin map id
-    │   └── InvalidSessionError               empty session name, malformed session info
+    │   ├── InvalidSessionError               empty session name, malformed session info
+    │   ├── InvalidServiceRegistrationError   RegisterService: empty field, bad port or version
+    │   └── InvalidServiceQueryError          ResolveService: no interface, malformed version
     ├── NotFoundError                       NOT_FOUND
-    │   └── PinMapNotFoundError               no pin map with that id
+    │   ├── PinMapNotFoundError               no pin map with that id
+    │   ├── RegistrationNotFoundError         UnregisterService: unknown registration id
+    │   └── ServiceNotFoundError              ResolveService: no service matches the request
     ├── AlreadyExistsError                  ALREADY_EXISTS
     │   ├── PinMapAlreadyExistsError          CreatePinMapFromXml on an existing id
     │   └── SessionAlreadyRegisteredError     a session / multiplexer session name is registered
+    ├── FailedPreconditionError             FAILED_PRECONDITION
+    │   └── AmbiguousServiceError             ResolveService: several service classes match
     ├── ResourceExhaustedError              RESOURCE_EXHAUSTED
     │   ├── PinMapTooLargeError               the pin map exceeds a configured size limit
     │   └── UnreserveError                    UnreserveSessions failed
@@ -36,9 +42,13 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadyExistsError",
+    "AmbiguousServiceError",
     "CancelledError",
+    "FailedPreconditionError",
     "InvalidArgumentError",
     "InvalidPinMapIdError",
+    "InvalidServiceQueryError",
+    "InvalidServiceRegistrationError",
     "InvalidSessionError",
     "InvalidTimeoutError",
     "NotFoundError",
@@ -47,8 +57,10 @@ __all__ = [
     "PinMapParseError",
     "PinMapTooLargeError",
     "PinbrokerError",
+    "RegistrationNotFoundError",
     "ReservationTimeoutError",
     "ResourceExhaustedError",
+    "ServiceNotFoundError",
     "SessionAlreadyRegisteredError",
     "ShuttingDownError",
     "UnavailableError",
@@ -134,6 +146,23 @@ class InvalidSessionError(InvalidArgumentError):
     """Raised when session information is unusable, e.g. an empty session name."""
 
 
+class InvalidServiceRegistrationError(InvalidArgumentError):
+    """Raised by the Discovery Service when a registration or unregistration request is invalid.
+
+    RegisterService: ``display_name``, ``provided_interfaces``, ``service_class`` or ``location``
+    is empty, both ports are empty, a port is not a number in 1-65535, or ``versions`` holds more
+    than one version, a version not in ``major.minor.patch`` format or the reserved ``0.0.1``.
+    UnregisterService: the registration id is empty.
+    """
+
+
+class InvalidServiceQueryError(InvalidArgumentError):
+    """Raised by the Discovery Service's ResolveService for an empty ``provided_interface``.
+
+    Also raised when the requested ``version`` is not in ``major.minor.patch`` format.
+    """
+
+
 class NotFoundError(PinbrokerError):
     """Raised when a referenced object does not exist; maps to NOT_FOUND."""
 
@@ -146,6 +175,27 @@ class PinMapNotFoundError(NotFoundError):
     def __init__(self, pin_map_id: str) -> None:
         self.pin_map_id = pin_map_id
         super().__init__(f"pin map '{pin_map_id}' is not registered with the Pin Map Service")
+
+
+class RegistrationNotFoundError(NotFoundError):
+    """Raised by the Discovery Service's UnregisterService for an unknown registration id.
+
+    The id was never handed out, was already unregistered, or its registration was replaced by a
+    later registration of the same service class and version.
+    """
+
+    def __init__(self, registration_id: str) -> None:
+        self.registration_id = registration_id
+        super().__init__(
+            f"no service is registered with the Discovery Service under id '{registration_id}'"
+        )
+
+
+class ServiceNotFoundError(NotFoundError):
+    """Raised by the Discovery Service's ResolveService when no registered service matches.
+
+    Also raised when the ``deployment_target`` is not a compute node the service knows.
+    """
 
 
 class AlreadyExistsError(PinbrokerError):
@@ -168,6 +218,25 @@ class SessionAlreadyRegisteredError(AlreadyExistsError):
     def __init__(self, session_name: str, kind: str = "session") -> None:
         self.session_name = session_name
         super().__init__(f"{kind} '{session_name}' is already registered")
+
+
+class FailedPreconditionError(PinbrokerError):
+    """Raised when the system is not in a state the request needs; maps to FAILED_PRECONDITION."""
+
+    status = "FAILED_PRECONDITION"
+
+
+class AmbiguousServiceError(FailedPreconditionError):
+    """Raised by ResolveService when services of more than one class match and none was named."""
+
+    def __init__(self, provided_interface: str, service_classes: list[str]) -> None:
+        self.provided_interface = provided_interface
+        self.service_classes = tuple(service_classes)
+        listed = ", ".join(f"'{name}'" for name in service_classes)
+        super().__init__(
+            f"{len(service_classes)} services provide interface '{provided_interface}' "
+            f"(service classes {listed}); set service_class to choose one"
+        )
 
 
 class ResourceExhaustedError(PinbrokerError):
