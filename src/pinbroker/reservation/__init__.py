@@ -1,0 +1,41 @@
+"""The reservation table: sessions reserved all-or-nothing, waiters served first come first served.
+
+Pure: no grpc, no protobuf, no I/O. Time comes from an injectable :class:`Clock`
+(:class:`MonotonicClock` in production, :class:`FakeClock` in tests); persistence goes through a
+:class:`ReservationJournal` (a ``pinbroker.store.Store`` is one). Timeouts are seconds as
+``float | None``; the wire's milliseconds are converted with :func:`timeout_from_milliseconds`.
+"""
+
+from __future__ import annotations
+
+from pinbroker.reservation._clock import Clock, FakeClock, MonotonicClock
+from pinbroker.reservation._table import ReservationTable
+from pinbroker.reservation._timeout import (
+    check_timeout,
+    timeout_from_milliseconds,
+    timeout_to_milliseconds,
+)
+from pinbroker.reservation._values import (
+    Reservation,
+    ReservationId,
+    ReservationJournal,
+    TableSnapshot,
+    Ticket,
+    WaitingRequest,
+)
+
+__all__ = [
+    "Clock",
+    "FakeClock",
+    "MonotonicClock",
+    "Reservation",
+    "ReservationId",
+    "ReservationJournal",
+    "ReservationTable",
+    "TableSnapshot",
+    "Ticket",
+    "WaitingRequest",
+    "check_timeout",
+    "timeout_from_milliseconds",
+    "timeout_to_milliseconds",
+]

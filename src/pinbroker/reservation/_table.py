@@ -1,0 +1,491 @@
+"""The reservation table: all-or-nothing grants, first-come-first-served waiters, timeouts.
+
+One lock guards the whole table and one condition (on that lock) wakes its waiters; nobody
+polls. Every change runs :meth:`ReservationTable._dispatch`, which walks the queue in arrival
+order and grants a request when none of its sessions is held *and* none is wanted by an earlier
+request that is still waiting. So a request gets all its sessions at once or none (no request
+ever holds some while waiting for others, hence no deadlock), a later request never overtakes an
+earlier one it conflicts with (no starvation), and a request that conflicts with nobody ahead of
+it is granted at once.
+
+A server thread uses it like this (``context.add_callback`` fires from another thread when the
+RPC terminates, also after success, when ``cancel`` is a no-op)::
+
+    timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
+    ticket = table.request(names, owner=peer, annotations=annotations)
+    if not context.add_callback(lambda: table.cancel(ticket)):
+        table.cancel(ticket)  # the RPC is already over
+    reservation = table.wait(ticket, timeout)
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from pinbroker.errors import (
+    CancelledError,
+    InvalidSessionError,
+    ReservationTimeoutError,
+    ShuttingDownError,
+)
+from pinbroker.reservation._clock import Clock, MonotonicClock
+from pinbroker.reservation._timeout import check_timeout
+from pinbroker.reservation._values import (
+    Reservation,
+    ReservationId,
+    ReservationJournal,
+    TableSnapshot,
+    Ticket,
+    WaitingRequest,
+    freeze_annotations,
+    unique_names,
+)
+from pinbroker.types import SessionName
+
+__all__ = ["ReservationTable"]
+
+_NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
+
+
+class _State(enum.Enum):
+    """Life of a request between ``request`` and the end of ``wait``."""
+
+    WAITING = "waiting"  # queued
+    GRANTED = "granted"  # holds its sessions; its waiter has not taken the reservation yet
+    FAILED = "failed"  # cancelled or shut down; its waiter has not seen the error yet
+
+
+_TRANSITIONS: Mapping[_State, frozenset[_State]] = {
+    _State.WAITING: frozenset({_State.GRANTED, _State.FAILED}),
+    _State.GRANTED: frozenset({_State.FAILED}),
+    _State.FAILED: frozenset(),
+}
+
+
+@dataclass(slots=True, eq=False)
+class _Request:
+    ticket: Ticket
+    annotations: Mapping[str, str]
+    waiting_since: float
+    state: _State = _State.WAITING
+    error: Exception | None = None
+
+    def move_to(self, state: _State) -> None:
+        if state not in _TRANSITIONS[self.state]:
+            raise AssertionError(
+                f"request {self.ticket.id}: {self.state.value} -> {state.value} is not allowed"
+            )
+        self.state = state
+
+
+class ReservationTable:
+    """Reserves sessions by name for one owner at a time, thread-safe, free of I/O.
+
+    Sessions are reserved by a request as a whole or not at all; conflicting requests are
+    served first come first served; a session is not re-entrant (the same owner asking again
+    waits like anyone else). Persistence is the journal's business (see
+    :class:`~pinbroker.reservation.ReservationJournal`); the table only calls it.
+    """
+
+    def __init__(
+        self, *, clock: Clock | None = None, journal: ReservationJournal | None = None
+    ) -> None:
+        """Create an empty table.
+
+        Args:
+            clock: Time source and blocking primitive; ``MonotonicClock()`` by default, a
+                ``FakeClock`` in tests.
+            journal: Receives each delivered grant and each release, under the table's lock
+                and before the table changes; None records nothing.
+        """
+        self._clock: Clock = clock if clock is not None else MonotonicClock()
+        self._journal = journal
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._ids = itertools.count(1)
+        self._queue: dict[ReservationId, _Request] = {}  # WAITING, in arrival order
+        self._requests: dict[ReservationId, _Request] = {}  # every request not yet waited on
+        self._holders: dict[SessionName, ReservationId] = {}
+        self._reservations: dict[ReservationId, Reservation] = {}  # in grant order
+        self._shutting_down = False
+
+    # ------------------------------------------------------------------ requesting
+
+    def request(
+        self,
+        session_names: Iterable[str],
+        *,
+        owner: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Ticket:
+        """Queue a request for the sessions; it is granted at once if nothing stands in its way.
+
+        Call :meth:`wait` with the ticket exactly once afterwards, also when you cancel it.
+
+        Args:
+            session_names: Sessions to reserve together; duplicates are ignored. An empty
+                request is granted at once and holds nothing.
+            owner: Who asks; shown in timeouts and snapshots of others.
+            annotations: Attached to each session while the reservation holds it.
+
+        Returns:
+            The ticket for :meth:`wait` and :meth:`cancel`.
+
+        Raises:
+            InvalidSessionError: If a session name is empty.
+            ShuttingDownError: If :meth:`shutdown` was called.
+            TypeError: If an annotation key or value is not a ``str``.
+        """
+        names = unique_names(session_names)
+        if any(not name for name in names):
+            raise InvalidSessionError("a session name to reserve is empty")
+        frozen = freeze_annotations(annotations)
+        with self._lock:
+            if self._shutting_down:
+                raise ShuttingDownError("the session manager is shutting down")
+            ticket = Ticket(ReservationId(next(self._ids)), names, owner)
+            request = _Request(ticket, frozen, self._clock.wall_time())
+            self._requests[ticket.id] = request
+            self._queue[ticket.id] = request
+            self._dispatch()
+            return ticket
+
+    def wait(self, ticket: Ticket, timeout: float | None) -> Reservation:
+        """Wait until the ticket's request is granted and return the reservation.
+
+        Args:
+            ticket: From :meth:`request`; each ticket can be waited on once.
+            timeout: ``0`` = fail at once unless granted already, ``> 0`` = wait up to that
+                many seconds, ``None`` = wait until granted, cancelled or shut down.
+
+        Returns:
+            The reservation; its ``session_names`` lack any session released by name while
+            the waiter was waking up.
+
+        Raises:
+            InvalidTimeoutError: If ``timeout`` is negative or NaN (the request is withdrawn).
+            ReservationTimeoutError: If the request was not granted before the timeout; the
+                message names each session standing in its way and its holder.
+            CancelledError: If :meth:`cancel` withdrew the request.
+            ShuttingDownError: If :meth:`shutdown` was called while the request was outstanding.
+            ValueError: If the ticket is unknown to this table or was waited on already.
+            Exception: Whatever the journal raised recording the grant (the grant is undone).
+        """
+        with self._lock:
+            request = self._requests.get(ticket.id)
+            if request is None or request.ticket != ticket:
+                raise ValueError(f"request {ticket.id} is unknown or was waited on already")
+            try:
+                seconds = check_timeout(timeout)
+            except Exception:
+                self._withdraw(request)
+                raise
+            deadline = None if seconds is None else self._clock.now() + seconds
+            while True:
+                if request.state is _State.GRANTED:
+                    return self._deliver(request)
+                if request.state is _State.FAILED:
+                    del self._requests[ticket.id]
+                    assert request.error is not None
+                    raise request.error
+                if deadline is not None and self._clock.now() >= deadline:
+                    message = self._describe_obstacles(request, seconds)
+                    self._withdraw(request)
+                    raise ReservationTimeoutError(message)
+                self._clock.wait_until(self._changed, deadline)
+
+    def reserve(
+        self,
+        session_names: Iterable[str],
+        *,
+        owner: str,
+        timeout: float | None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Reservation:
+        """Request and wait in one call (for callers that never cancel).
+
+        Args:
+            session_names: As for :meth:`request`.
+            owner: As for :meth:`request`.
+            timeout: As for :meth:`wait`.
+            annotations: As for :meth:`request`.
+
+        Returns:
+            The reservation.
+
+        Raises:
+            InvalidSessionError: See :meth:`request`.
+            InvalidTimeoutError: See :meth:`wait`.
+            ReservationTimeoutError: See :meth:`wait`.
+            ShuttingDownError: See :meth:`request` and :meth:`wait`.
+            TypeError: See :meth:`request`.
+        """
+        ticket = self.request(session_names, owner=owner, annotations=annotations)
+        return self.wait(ticket, timeout)
+
+    def cancel(self, ticket: Ticket) -> bool:
+        """Withdraw a request; its :meth:`wait` raises ``CancelledError``. Callable from any thread.
+
+        A queued request leaves the queue (letting those behind it through); a granted request
+        whose waiter has not taken the reservation yet gives its sessions back.
+
+        Args:
+            ticket: From :meth:`request`.
+
+        Returns:
+            True if the request was withdrawn; False if :meth:`wait` has already returned or
+            raised for it, or it failed already, or the ticket is unknown.
+        """
+        with self._lock:
+            request = self._requests.get(ticket.id)
+            if request is None or request.ticket != ticket or request.state is _State.FAILED:
+                return False
+            self._fail(request, CancelledError(f"request {ticket.id} was cancelled"))
+            self._dispatch()
+            return True
+
+    # ------------------------------------------------------------------ releasing
+
+    def release(self, session_names: Iterable[str]) -> tuple[SessionName, ...]:
+        """Release sessions by name, whoever holds them (UnreserveSessions).
+
+        Releasing a session that is not held is not an error. A reservation that loses only
+        some of its sessions keeps the rest. Waiters that can now proceed are granted.
+
+        Args:
+            session_names: Sessions to release.
+
+        Returns:
+            The sessions that were held and are now free, in the given order.
+
+        Raises:
+            Exception: Whatever the journal raised recording the release; nothing changed.
+        """
+        with self._lock:
+            held = tuple(name for name in unique_names(session_names) if name in self._holders)
+            if not held:
+                return ()
+            recorded = tuple(
+                name for name in held if self._holders[name] not in self._undelivered()
+            )
+            if recorded and self._journal is not None:
+                self._journal.delete_reservation_sessions(recorded)
+            self._take_back(held)
+            self._dispatch()
+            return held
+
+    def shutdown(self) -> None:
+        """Fail every outstanding and future request with ``ShuttingDownError``.
+
+        Reservations already delivered stay held (and journaled): they are restored on the
+        next start.
+        """
+        with self._lock:
+            self._shutting_down = True
+            error = ShuttingDownError("the session manager is shutting down")
+            for request in list(self._requests.values()):
+                if request.state is not _State.FAILED:
+                    self._fail(request, error)
+            self._changed.notify_all()
+
+    def restore(self, reservations: Iterable[Reservation]) -> None:
+        """Re-install reservations loaded from persistence (at start-up); nothing is journaled.
+
+        Args:
+            reservations: Reservations as the journal recorded them; new ids continue after
+                the largest restored id.
+
+        Raises:
+            ValueError: If a session would be held twice, a reservation id is in use, or a
+                reservation holds no session or an empty session name; nothing is restored.
+            ShuttingDownError: If :meth:`shutdown` was called.
+        """
+        incoming = list(reservations)
+        with self._lock:
+            if self._shutting_down:
+                raise ShuttingDownError("the session manager is shutting down")
+            ids: set[ReservationId] = set()
+            claimed: dict[SessionName, ReservationId] = {}
+            for reservation in incoming:
+                if reservation.id in ids or reservation.id in self._reservations:
+                    raise ValueError(f"reservation {reservation.id} is restored twice")
+                if not reservation.session_names or not all(reservation.session_names):
+                    raise ValueError(
+                        f"reservation {reservation.id} has no sessions or an empty session name"
+                    )
+                ids.add(reservation.id)
+                for name in reservation.session_names:
+                    other = claimed.get(name, self._holders.get(name))
+                    if other is not None:
+                        raise ValueError(
+                            f"session '{name}' is held by reservation {other} and "
+                            f"reservation {reservation.id}"
+                        )
+                    claimed[name] = reservation.id
+            for reservation in incoming:
+                self._reservations[reservation.id] = reservation
+            self._holders.update(claimed)
+            if ids:
+                next_id = max(max(ids) + 1, next(self._ids))
+                self._ids = itertools.count(next_id)
+
+    # ------------------------------------------------------------------ introspection
+
+    def is_reserved(self, session_name: str) -> bool:
+        """Return whether a reservation holds the session."""
+        with self._lock:
+            return SessionName(session_name) in self._holders
+
+    def holder_of(self, session_name: str) -> Reservation | None:
+        """Return the reservation holding the session, or None."""
+        with self._lock:
+            holder = self._holders.get(SessionName(session_name))
+            return None if holder is None else self._reservations[holder]
+
+    def annotations_of(self, session_name: str) -> Mapping[str, str]:
+        """Return the annotations of the reservation holding the session (empty if free)."""
+        with self._lock:
+            holder = self._holders.get(SessionName(session_name))
+            return _NO_ANNOTATIONS if holder is None else self._reservations[holder].annotations
+
+    def snapshot(self) -> TableSnapshot:
+        """Return who holds which session and who waits, as frozen values."""
+        with self._lock:
+            reservations = tuple(self._reservations.values())
+            held = {name: r for r in reservations for name in r.session_names}
+            waiting = tuple(
+                WaitingRequest(
+                    r.ticket.id,
+                    r.ticket.session_names,
+                    r.ticket.owner,
+                    r.annotations,
+                    r.waiting_since,
+                )
+                for r in self._queue.values()
+            )
+            return TableSnapshot(MappingProxyType(held), reservations, waiting, self._shutting_down)
+
+    # ------------------------------------------------------------------ internals (lock held)
+
+    def _dispatch(self) -> None:
+        """Grant, in arrival order, each waiting request that nothing stands in the way of."""
+        wanted_earlier: set[SessionName] = set()
+        granted = False
+        for request in list(self._queue.values()):
+            names = request.ticket.session_names
+            if wanted_earlier.isdisjoint(names) and not any(n in self._holders for n in names):
+                del self._queue[request.ticket.id]
+                request.move_to(_State.GRANTED)
+                reservation = Reservation(
+                    request.ticket.id,
+                    names,
+                    request.ticket.owner,
+                    request.annotations,
+                    self._clock.wall_time(),
+                )
+                if names:  # an empty request holds nothing and is never recorded
+                    self._reservations[reservation.id] = reservation
+                    self._holders.update(dict.fromkeys(names, reservation.id))
+                granted = True
+            else:
+                wanted_earlier.update(names)
+        if granted:
+            self._changed.notify_all()
+
+    def _deliver(self, request: _Request) -> Reservation:
+        """Hand a granted reservation to its waiter, journaling it first."""
+        del self._requests[request.ticket.id]
+        reservation = self._reservations.get(request.ticket.id)
+        if reservation is None:  # empty request, or all released by name meanwhile
+            return Reservation(
+                request.ticket.id,
+                (),
+                request.ticket.owner,
+                request.annotations,
+                self._clock.wall_time(),
+            )
+        if self._journal is not None:
+            try:
+                self._journal.put_reservation(
+                    reservation.id,
+                    reservation.session_names,
+                    reservation.owner,
+                    reservation.annotations,
+                    reservation.acquired_at,
+                )
+            except Exception:
+                self._take_back(reservation.session_names)
+                self._dispatch()
+                raise
+        return reservation
+
+    def _fail(self, request: _Request, error: Exception) -> None:
+        """Mark a waiting or granted-but-undelivered request failed and free what it holds."""
+        if request.state is _State.WAITING:
+            del self._queue[request.ticket.id]
+        elif request.state is _State.GRANTED:
+            reservation = self._reservations.get(request.ticket.id)
+            if reservation is not None:  # never journaled, so nothing to record
+                self._take_back(reservation.session_names)
+        request.move_to(_State.FAILED)
+        request.error = error
+        self._changed.notify_all()
+
+    def _withdraw(self, request: _Request) -> None:
+        """Remove a waiting request whose waiter gives up, letting those behind it through."""
+        del self._requests[request.ticket.id]
+        del self._queue[request.ticket.id]
+        self._dispatch()
+
+    def _take_back(self, session_names: Iterable[SessionName]) -> None:
+        """Free held sessions in memory, shrinking or dropping their reservations."""
+        by_reservation: dict[ReservationId, set[SessionName]] = {}
+        for name in session_names:
+            by_reservation.setdefault(self._holders.pop(name), set()).add(name)
+        for reservation_id, names in by_reservation.items():
+            reservation = self._reservations[reservation_id]
+            remaining = tuple(n for n in reservation.session_names if n not in names)
+            if remaining:
+                self._reservations[reservation_id] = replace(reservation, session_names=remaining)
+            else:
+                del self._reservations[reservation_id]
+
+    def _undelivered(self) -> set[ReservationId]:
+        return {
+            request_id
+            for request_id, request in self._requests.items()
+            if request.state is _State.GRANTED
+        }
+
+    def _describe_obstacles(self, request: _Request, timeout: float | None) -> str:
+        """Say which sessions stand in the request's way and who holds or wants them."""
+        obstacles: list[str] = []
+        ahead: dict[SessionName, _Request] = {}
+        for other in self._queue.values():
+            if other is request:
+                break
+            for name in other.ticket.session_names:
+                ahead.setdefault(name, other)
+        for name in request.ticket.session_names:
+            holder = self._holders.get(name)
+            if holder is not None:
+                reservation = self._reservations[holder]
+                obstacles.append(
+                    f"'{name}' is held by '{reservation.owner}' (reservation {holder})"
+                )
+            elif name in ahead:
+                other = ahead[name]
+                obstacles.append(
+                    f"'{name}' is wanted by earlier request {other.ticket.id} of "
+                    f"'{other.ticket.owner}'"
+                )
+        when = "at once" if timeout == 0 else f"within {timeout:g} s"
+        return (
+            f"sessions for request {request.ticket.id} of '{request.ticket.owner}' were not "
+            f"available {when}: " + "; ".join(obstacles)
+        )

@@ -1,0 +1,149 @@
+"""Frozen values the reservation table hands out, and the journal hook it writes through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NewType, Protocol
+
+from pinbroker.types import SessionName
+
+__all__ = [
+    "Reservation",
+    "ReservationId",
+    "ReservationJournal",
+    "TableSnapshot",
+    "Ticket",
+    "WaitingRequest",
+]
+
+ReservationId = NewType("ReservationId", int)
+"""Id of a request and, once granted, of its reservation (the same number)."""
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def freeze_annotations(annotations: Mapping[str, str] | None) -> Mapping[str, str]:
+    """Return a read-only copy of ``annotations`` (``str`` keys and values only).
+
+    Raises:
+        TypeError: If a key or value is not a ``str``.
+    """
+    if not annotations:
+        return _EMPTY
+    copy = dict(annotations)
+    for key, value in copy.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"annotation {key!r}: {value!r} is not a str -> str pair")
+    return MappingProxyType(copy)
+
+
+def unique_names(session_names: Iterable[str]) -> tuple[SessionName, ...]:
+    """Return the names in first-seen order without duplicates."""
+    return tuple(SessionName(name) for name in dict.fromkeys(session_names))
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A request's place in the table, returned by ``ReservationTable.request``.
+
+    Pass it to ``ReservationTable.wait`` exactly once, and to ``ReservationTable.cancel`` from
+    any thread to withdraw the request.
+
+    Attributes:
+        id: The request's id; the reservation gets the same id when granted.
+        session_names: The requested sessions, de-duplicated, in request order.
+        owner: Who asked (free text shown in errors and snapshots, e.g. a peer address).
+    """
+
+    id: ReservationId
+    session_names: tuple[SessionName, ...]
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """A granted reservation: sessions held together by one owner.
+
+    Attributes:
+        id: The reservation's id (that of the request that obtained it).
+        session_names: The sessions still held, in request order; releasing some of them by
+            name leaves a reservation with the rest.
+        owner: Who holds them.
+        annotations: Annotations attached to each held session for the reservation's lifetime
+            (read-only; excluded from hashing).
+        acquired_at: Wall-clock seconds since the epoch when it was granted; for display and
+            persistence only, never for deadlines.
+    """
+
+    id: ReservationId
+    session_names: tuple[SessionName, ...]
+    owner: str
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    acquired_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "session_names", tuple(self.session_names))
+        object.__setattr__(self, "annotations", freeze_annotations(self.annotations))
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingRequest:
+    """A request in the queue, as shown by ``ReservationTable.snapshot``.
+
+    Attributes:
+        id: The request's id (``Ticket.id``).
+        session_names: The requested sessions.
+        owner: Who asked.
+        annotations: The annotations the reservation will carry (excluded from hashing).
+        waiting_since: Wall-clock seconds since the epoch when the request was made.
+    """
+
+    id: ReservationId
+    session_names: tuple[SessionName, ...]
+    owner: str
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    waiting_since: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TableSnapshot:
+    """Who holds and who waits, at one instant.
+
+    Attributes:
+        held: Each held session and the reservation holding it, in grant order (read-only).
+        reservations: Every reservation holding at least one session, in grant order.
+        waiting: The queue, first come first.
+        shutting_down: Whether ``ReservationTable.shutdown`` has been called.
+    """
+
+    held: Mapping[SessionName, Reservation] = field(hash=False)
+    reservations: tuple[Reservation, ...]
+    waiting: tuple[WaitingRequest, ...]
+    shutting_down: bool
+
+
+class ReservationJournal(Protocol):
+    """Where the table records each change it must survive a restart with (e.g. a Store).
+
+    The table calls the journal while holding its lock, *before* changing its own state, so the
+    journal sees changes in the table's order; if a call raises, the change does not happen and
+    the exception reaches the caller whose call caused it. A grant is recorded when it is
+    delivered to its waiter, so a request that is cancelled or fails is never recorded.
+    """
+
+    def put_reservation(
+        self,
+        reservation_id: ReservationId,
+        session_names: Sequence[SessionName],
+        owner: str,
+        annotations: Mapping[str, str],
+        acquired_at_wall: float,
+    ) -> None:
+        """Record a granted reservation (replacing any record with the same id)."""
+        ...
+
+    def delete_reservation_sessions(self, session_names: Sequence[SessionName]) -> None:
+        """Record that these sessions were released; a reservation left empty is gone."""
+        ...
