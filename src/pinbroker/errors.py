@@ -19,6 +19,7 @@ as the name of a ``grpc.StatusCode`` member.
     │   └── InvalidServiceQueryError          ResolveService: no interface, malformed version
     ├── NotFoundError                       NOT_FOUND
     │   ├── PinMapNotFoundError               no pin map with that id
+    │   ├── SiteNotFoundError                 QueryResourceAccessInformation: site not in pin map
     │   ├── RegistrationNotFoundError         UnregisterService: unknown registration id
     │   └── ServiceNotFoundError              ResolveService: no service matches the request
     ├── AlreadyExistsError                  ALREADY_EXISTS
@@ -63,6 +64,7 @@ __all__ = [
     "ServiceNotFoundError",
     "SessionAlreadyRegisteredError",
     "ShuttingDownError",
+    "SiteNotFoundError",
     "UnavailableError",
     "UnknownPinOrRelayError",
     "UnknownSiteError",
@@ -175,6 +177,18 @@ class PinMapNotFoundError(NotFoundError):
     def __init__(self, pin_map_id: str) -> None:
         self.pin_map_id = pin_map_id
         super().__init__(f"pin map '{pin_map_id}' is not registered with the Pin Map Service")
+
+
+class SiteNotFoundError(NotFoundError):
+    """Raised by the Pin Map Service's QueryResourceAccessInformation for an undefined site.
+
+    NI documents NOT_FOUND there, unlike the Session Management Service's INVALID_ARGUMENT.
+    """
+
+    def __init__(self, site: int, pin_map_id: str | None = None) -> None:
+        self.site = site
+        where = f" in pin map '{pin_map_id}'" if pin_map_id else ""
+        super().__init__(f"site {site} is not defined{where}")
 
 
 class RegistrationNotFoundError(NotFoundError):

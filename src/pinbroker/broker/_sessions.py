@@ -1,0 +1,379 @@
+"""The session manager: resolve pins to sessions, reserve them, keep the registry.
+
+Pure orchestration (no grpc): the Session Management servicer converts protobuf to the values
+here and back. Semantics follow session-mapping.md §e; errors are the ``pinbroker.errors`` tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from pinbroker.broker._pinmaps import PinMapRepository
+from pinbroker.broker._values import MultiplexerView, ReserveResult, SessionView
+from pinbroker.errors import (
+    PinbrokerError,
+    ReservationTimeoutError,
+    ResourceExhaustedError,
+    UnreserveError,
+)
+from pinbroker.pinmap import SessionResource
+from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
+from pinbroker.reservation import Reservation, ReservationTable, check_timeout
+from pinbroker.store import Store
+from pinbroker.types import SessionName, SessionNaming
+
+__all__ = ["CancelHook", "SessionManager"]
+
+_logger = logging.getLogger(__name__)
+
+CancelHook = Callable[[Callable[[], object]], bool]
+"""Registers a callback to run if the caller goes away; returns False if it already has."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    """What the manager remembers of a reserved session that may not be registered."""
+
+    resource_name: str
+    instrument_type_id: str
+
+
+class SessionManager:
+    """Reserves and registers sessions on behalf of the Session Management Service."""
+
+    def __init__(
+        self,
+        pin_maps: PinMapRepository,
+        table: ReservationTable,
+        registry: SessionRegistry,
+        store: Store,
+        *,
+        naming: SessionNaming = SessionNaming.TYPED,
+        max_waiters: int = 112,
+    ) -> None:
+        """Create the manager.
+
+        Args:
+            pin_maps: Where pin maps are looked up by id.
+            table: The reservation table (its journal should be ``store``).
+            registry: Registered sessions and multiplexer sessions.
+            store: Persistence, used to restore reservations at start-up.
+            naming: Session naming scheme.
+            max_waiters: How many reservation requests may block at once; a further request
+                that would have to wait fails with RESOURCE_EXHAUSTED instead of taking the
+                last server threads (which unreserve calls need).
+        """
+        self._pin_maps = pin_maps
+        self._table = table
+        self._registry = registry
+        self._store = store
+        self._naming = naming
+        self._waiters = threading.BoundedSemaphore(max_waiters)
+        self._max_waiters = max_waiters
+        self._details_lock = threading.Lock()
+        self._details: dict[SessionName, _Details] = {}
+
+    @property
+    def table(self) -> ReservationTable:
+        """The reservation table (for introspection: who holds, who waits)."""
+        return self._table
+
+    def restore(self) -> None:
+        """Re-install the reservations persisted before the last stop."""
+        self._table.restore(self._store.load_reservations())
+
+    def shutdown(self) -> None:
+        """Fail every waiting reservation with UNAVAILABLE; held reservations persist."""
+        self._table.shutdown()
+
+    # ------------------------------------------------------------------ reserving
+
+    def reserve_sessions(
+        self,
+        *,
+        pin_map_id: str,
+        sites: Sequence[int],
+        names: Sequence[str],
+        instrument_type_id: str,
+        timeout: float | None,
+        annotations: Mapping[str, str],
+        owner: str,
+        on_cancel: CancelHook | None = None,
+    ) -> ReserveResult:
+        """Resolve pins x sites x type into sessions and reserve them all together.
+
+        Raises:
+            PinMapNotFoundError: If the pin map id is not registered.
+            UnknownSiteError: If a site is not defined in the pin map.
+            UnknownPinOrRelayError: If a name matches no pin, relay or group.
+            InvalidTimeoutError: If the timeout is negative (other than forever = None).
+            ReservationTimeoutError: If the sessions were not all free in time.
+            ResourceExhaustedError: If too many requests are already waiting.
+            CancelledError: If the caller went away while waiting.
+            ShuttingDownError: If the server is stopping.
+        """
+        timeout = check_timeout(timeout)
+        pin_map = self._pin_maps.get(pin_map_id).pin_map
+        resolution = pin_map.resolve(
+            sites=sites, names=names, instrument_type_id=instrument_type_id, naming=self._naming
+        )
+        with self._details_lock:
+            for session in resolution.sessions:
+                self._details[session.session_name] = _Details(
+                    session.resource_name, session.instrument_type_id
+                )
+        reservation = self._reserve(
+            [s.session_name for s in resolution.sessions],
+            timeout=timeout,
+            annotations=annotations,
+            owner=owner,
+            on_cancel=on_cancel,
+        )
+        return ReserveResult(
+            sessions=tuple(
+                self._view_of_resolved(s, reservation.annotations) for s in resolution.sessions
+            ),
+            multiplexers=tuple(
+                MultiplexerView(
+                    session_name=m.session_name,
+                    resource_name=m.resource_name,
+                    multiplexer_type_id=m.multiplexer_type_id,
+                    session_exists=self._registry.is_multiplexer_registered(m.session_name),
+                    annotations=self._multiplexer_annotations(m.session_name),
+                )
+                for m in resolution.multiplexers
+            ),
+            group_mappings=resolution.group_mappings,
+        )
+
+    def reserve_all_registered_sessions(
+        self,
+        *,
+        instrument_type_id: str,
+        timeout: float | None,
+        annotations: Mapping[str, str],
+        owner: str,
+        on_cancel: CancelHook | None = None,
+    ) -> tuple[SessionView, ...]:
+        """Reserve every registered session (optionally of one type) together.
+
+        The views carry empty channel lists and mappings, as NI documents.
+
+        Raises:
+            InvalidTimeoutError: If the timeout is negative (other than forever = None).
+            ReservationTimeoutError: If the sessions were not all free in time.
+            ResourceExhaustedError: If too many requests are already waiting.
+            CancelledError: If the caller went away while waiting.
+            ShuttingDownError: If the server is stopping.
+        """
+        timeout = check_timeout(timeout)
+        records = self._registry.all(instrument_type_id)
+        reservation = self._reserve(
+            [r.session_name for r in records],
+            timeout=timeout,
+            annotations=annotations,
+            owner=owner,
+            on_cancel=on_cancel,
+        )
+        return tuple(
+            SessionView(
+                session_name=r.session_name,
+                resource_name=r.resource_name,
+                channel_list="",
+                instrument_type_id=r.instrument_type_id,
+                channel_mappings=(),
+                session_exists=True,
+                session_reserved=True,
+                annotations=reservation.annotations,
+            )
+            for r in records
+        )
+
+    def _reserve(
+        self,
+        session_names: Sequence[str],
+        *,
+        timeout: float | None,
+        annotations: Mapping[str, str],
+        owner: str,
+        on_cancel: CancelHook | None,
+    ) -> Reservation:
+        if timeout == 0:
+            return self._table.reserve(
+                session_names, owner=owner, timeout=0, annotations=annotations
+            )
+        if not self._waiters.acquire(blocking=False):
+            # Every waiting slot is taken: grant only what needs no waiting.
+            try:
+                return self._table.reserve(
+                    session_names, owner=owner, timeout=0, annotations=annotations
+                )
+            except ReservationTimeoutError as exc:
+                raise ResourceExhaustedError(
+                    f"too many reservation requests are waiting ({self._max_waiters}) and "
+                    f"this one cannot be granted at once: {exc}"
+                ) from exc
+        try:
+            ticket = self._table.request(session_names, owner=owner, annotations=annotations)
+            if on_cancel is not None and not on_cancel(lambda: self._table.cancel(ticket)):
+                self._table.cancel(ticket)  # the caller is gone already
+            return self._table.wait(ticket, timeout)
+        finally:
+            self._waiters.release()
+
+    def unreserve_sessions(self, session_names: Iterable[str]) -> None:
+        """Release sessions by name; releasing a free session is not an error.
+
+        Raises:
+            UnreserveError: If the release could not be recorded; nothing changed.
+        """
+        try:
+            self._table.release(session_names)
+        except PinbrokerError:
+            raise
+        except Exception as exc:
+            _logger.exception("unreserving sessions failed")
+            raise UnreserveError(f"could not unreserve sessions: {exc}") from exc
+
+    # ------------------------------------------------------------------ registry
+
+    def register_sessions(self, records: Sequence[SessionRecord]) -> None:
+        """Record sessions as open (all or none).
+
+        Raises:
+            InvalidSessionError: If a session name is empty.
+            SessionAlreadyRegisteredError: If a name is registered already.
+        """
+        self._registry.register(records)
+
+    def unregister_sessions(self, session_names: Iterable[str]) -> None:
+        """Forget registered sessions; unknown names are ignored."""
+        self._registry.unregister(list(session_names))
+
+    def register_multiplexer_sessions(self, records: Sequence[MultiplexerRecord]) -> None:
+        """Record multiplexer sessions as open (all or none).
+
+        Raises:
+            InvalidSessionError: If a session name is empty.
+            SessionAlreadyRegisteredError: If a name is registered already.
+        """
+        self._registry.register_multiplexers(records)
+
+    def unregister_multiplexer_sessions(self, session_names: Iterable[str]) -> None:
+        """Forget registered multiplexer sessions; unknown names are ignored."""
+        self._registry.unregister_multiplexers(list(session_names))
+
+    def get_multiplexer_sessions(
+        self, *, pin_map_id: str, sites: Sequence[int], multiplexer_type_id: str
+    ) -> tuple[MultiplexerView, ...]:
+        """Multiplexers connected in the pin map on those sites; reserves nothing.
+
+        Raises:
+            PinMapNotFoundError: If the pin map id is not registered.
+            UnknownSiteError: If a site is not defined in the pin map.
+        """
+        pin_map = self._pin_maps.get(pin_map_id).pin_map
+        return tuple(
+            MultiplexerView(
+                session_name=m.session_name,
+                resource_name=m.resource_name,
+                multiplexer_type_id=m.multiplexer_type_id,
+                session_exists=self._registry.is_multiplexer_registered(m.session_name),
+                annotations=self._multiplexer_annotations(m.session_name),
+            )
+            for m in pin_map.multiplexers(sites=sites, multiplexer_type_id=multiplexer_type_id)
+        )
+
+    def get_all_registered_multiplexer_sessions(
+        self, multiplexer_type_id: str = ""
+    ) -> tuple[MultiplexerView, ...]:
+        """Every registered multiplexer session, optionally of one type."""
+        return tuple(
+            _multiplexer_view(r) for r in self._registry.all_multiplexers(multiplexer_type_id)
+        )
+
+    def get_sessions(
+        self, *, instrument_type_id: str = "", multiplexer_type_id: str = ""
+    ) -> tuple[tuple[SessionView, ...], tuple[MultiplexerView, ...]]:
+        """Every reserved or registered session, and registered multiplexer sessions."""
+        views: list[SessionView] = []
+        seen: set[str] = set()
+        for record in self._registry.all(instrument_type_id):
+            seen.add(record.session_name)
+            reserved = self._table.is_reserved(record.session_name)
+            views.append(
+                SessionView(
+                    session_name=record.session_name,
+                    resource_name=record.resource_name,
+                    channel_list=record.channel_list,
+                    instrument_type_id=record.instrument_type_id,
+                    channel_mappings=record.channel_mappings,
+                    session_exists=True,
+                    session_reserved=reserved,
+                    annotations=self._table.annotations_of(record.session_name)
+                    if reserved
+                    else dict(record.annotations),
+                )
+            )
+        for reservation in self._table.snapshot().reservations:
+            for name in reservation.session_names:
+                if name in seen:
+                    continue
+                details = self._details_of(name)
+                if instrument_type_id and details.instrument_type_id != instrument_type_id:
+                    continue
+                seen.add(name)
+                views.append(
+                    SessionView(
+                        session_name=name,
+                        resource_name=details.resource_name,
+                        channel_list="",
+                        instrument_type_id=details.instrument_type_id,
+                        channel_mappings=(),
+                        session_exists=False,
+                        session_reserved=True,
+                        annotations=reservation.annotations,
+                    )
+                )
+        multiplexers = tuple(
+            _multiplexer_view(r) for r in self._registry.all_multiplexers(multiplexer_type_id)
+        )
+        return tuple(views), multiplexers
+
+    # ------------------------------------------------------------------ helpers
+
+    def _details_of(self, name: SessionName) -> _Details:
+        with self._details_lock:
+            return self._details.get(name, _Details("", ""))
+
+    def _view_of_resolved(
+        self, session: SessionResource, annotations: Mapping[str, str]
+    ) -> SessionView:
+        return SessionView(
+            session_name=session.session_name,
+            resource_name=session.resource_name,
+            channel_list=session.channel_list,
+            instrument_type_id=session.instrument_type_id,
+            channel_mappings=session.channel_mappings,
+            session_exists=self._registry.is_registered(session.session_name),
+            session_reserved=True,
+            annotations=annotations,
+        )
+
+    def _multiplexer_annotations(self, name: str) -> Mapping[str, str]:
+        record = self._registry.get_multiplexer(name)
+        return {} if record is None else dict(record.annotations)
+
+
+def _multiplexer_view(record: MultiplexerRecord) -> MultiplexerView:
+    return MultiplexerView(
+        session_name=record.session_name,
+        resource_name=record.resource_name,
+        multiplexer_type_id=record.multiplexer_type_id,
+        session_exists=True,
+        annotations=dict(record.annotations),
+    )
+

@@ -1,0 +1,122 @@
+"""Conversion between the session manager's values and Session Management protobuf messages.
+
+The wire's milliseconds and -1 live here only (via ``timeout_from_milliseconds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import session_pb2
+from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as pb
+
+from pinbroker.broker import MultiplexerView, ReserveResult, SessionView
+from pinbroker.pinmap import ChannelMapping
+from pinbroker.registry import MultiplexerRecord, SessionRecord
+from pinbroker.types import InstrumentTypeId, SessionName
+
+__all__ = [
+    "channel_mapping_from_pb",
+    "channel_mapping_to_pb",
+    "multiplexer_record_from_pb",
+    "multiplexer_view_to_pb",
+    "reserve_result_to_pb",
+    "session_names_of",
+    "session_record_from_pb",
+    "session_view_to_pb",
+]
+
+
+def channel_mapping_to_pb(mapping: ChannelMapping) -> pb.ChannelMapping:
+    """Convert a channel mapping (the Session Management proto has no multiplexer type id)."""
+    return pb.ChannelMapping(
+        pin_or_relay_name=mapping.pin_or_relay_name,
+        site=mapping.site,
+        channel=mapping.channel,
+        multiplexer_resource_name=mapping.multiplexer_resource_name,
+        multiplexer_route=mapping.multiplexer_route,
+    )
+
+
+def channel_mapping_from_pb(mapping: pb.ChannelMapping) -> ChannelMapping:
+    """Convert a protobuf channel mapping to the domain value."""
+    return ChannelMapping(
+        pin_or_relay_name=mapping.pin_or_relay_name,
+        site=mapping.site,
+        channel=mapping.channel,
+        multiplexer_resource_name=mapping.multiplexer_resource_name,
+        multiplexer_route=mapping.multiplexer_route,
+    )
+
+
+def session_view_to_pb(view: SessionView) -> pb.SessionInformation:
+    """Convert a session view to SessionInformation."""
+    return pb.SessionInformation(
+        session=session_pb2.Session(name=view.session_name),
+        resource_name=view.resource_name,
+        channel_list=view.channel_list,
+        instrument_type_id=view.instrument_type_id,
+        session_exists=view.session_exists,
+        channel_mappings=[channel_mapping_to_pb(m) for m in view.channel_mappings],
+        annotations=dict(view.annotations),
+        session_reserved=view.session_reserved,
+    )
+
+
+def multiplexer_view_to_pb(view: MultiplexerView) -> pb.MultiplexerSessionInformation:
+    """Convert a multiplexer view to MultiplexerSessionInformation."""
+    return pb.MultiplexerSessionInformation(
+        session=session_pb2.Session(name=view.session_name),
+        resource_name=view.resource_name,
+        multiplexer_type_id=view.multiplexer_type_id,
+        session_exists=view.session_exists,
+        annotations=dict(view.annotations),
+    )
+
+
+def group_mappings_to_pb(
+    group_mappings: Mapping[str, Sequence[str]],
+) -> dict[str, pb.ResolvedPinsOrRelays]:
+    """Convert group mappings to the Session Management map of ResolvedPinsOrRelays."""
+    return {
+        name: pb.ResolvedPinsOrRelays(pin_or_relay_names=members)
+        for name, members in group_mappings.items()
+    }
+
+
+def reserve_result_to_pb(result: ReserveResult) -> pb.ReserveSessionsResponse:
+    """Build a ReserveSessionsResponse."""
+    return pb.ReserveSessionsResponse(
+        sessions=[session_view_to_pb(s) for s in result.sessions],
+        multiplexer_sessions=[multiplexer_view_to_pb(m) for m in result.multiplexers],
+        group_mappings=group_mappings_to_pb(result.group_mappings),
+    )
+
+
+def session_record_from_pb(info: pb.SessionInformation) -> SessionRecord:
+    """Convert SessionInformation sent by a client (RegisterSessions) to a registry record."""
+    return SessionRecord(
+        session_name=SessionName(info.session.name),
+        resource_name=info.resource_name,
+        channel_list=info.channel_list,
+        instrument_type_id=InstrumentTypeId(info.instrument_type_id),
+        channel_mappings=tuple(channel_mapping_from_pb(m) for m in info.channel_mappings),
+        annotations=tuple(sorted(info.annotations.items())),
+    )
+
+
+def multiplexer_record_from_pb(info: pb.MultiplexerSessionInformation) -> MultiplexerRecord:
+    """Convert MultiplexerSessionInformation sent by a client to a registry record."""
+    return MultiplexerRecord(
+        session_name=SessionName(info.session.name),
+        resource_name=info.resource_name,
+        multiplexer_type_id=info.multiplexer_type_id,
+        annotations=tuple(sorted(info.annotations.items())),
+    )
+
+
+def session_names_of(
+    infos: Iterable[pb.SessionInformation | pb.MultiplexerSessionInformation],
+) -> list[str]:
+    """Return the session names of the given session informations, in order."""
+    return [info.session.name for info in infos]

@@ -1,0 +1,167 @@
+"""Session Management Service servicer: thin, over the session manager."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import grpc
+from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as pb
+from ni.measurementlink.sessionmanagement.v1 import (
+    session_management_service_pb2_grpc as pb_grpc,
+)
+
+from pinbroker.broker import SessionManager
+from pinbroker.errors import InvalidArgumentError
+from pinbroker.reservation import timeout_from_milliseconds
+from pinbroker.server._convert_sessions import (
+    multiplexer_record_from_pb,
+    multiplexer_view_to_pb,
+    reserve_result_to_pb,
+    session_names_of,
+    session_record_from_pb,
+    session_view_to_pb,
+)
+
+__all__ = ["SessionManagementServicer"]
+
+
+def _cancel_hook(context: grpc.ServicerContext) -> Callable[[Callable[[], object]], bool]:
+    def register(callback: Callable[[], object]) -> bool:
+        return bool(context.add_callback(callback))
+
+    return register
+
+
+def _owner(context: grpc.ServicerContext, annotations: dict[str, str]) -> str:
+    """Who asks: the peer address, plus the host/user the client annotated, if any."""
+    who = [
+        annotations[key]
+        for key in ("ni/reserved.username", "ni/reserved.hostname")
+        if annotations.get(key)
+    ]
+    return f"{context.peer()} ({'@'.join(who)})" if who else context.peer()
+
+
+class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):  # type: ignore[misc]
+    """Implements ``ni.measurementlink.sessionmanagement.v1.SessionManagementService``."""
+
+    def __init__(self, sessions: SessionManager) -> None:
+        self._sessions = sessions
+
+    def ReserveSessions(
+        self, request: pb.ReserveSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.ReserveSessionsResponse:
+        """Resolve pins x sites x type into sessions and reserve them."""
+        timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
+        if not request.HasField("pin_map_context"):
+            raise InvalidArgumentError(
+                "pin_map_context is required: pinbroker has no session-management plug-ins "
+                "that reserve I/O resources without a pin map"
+            )
+        annotations = dict(request.annotations)
+        result = self._sessions.reserve_sessions(
+            pin_map_id=request.pin_map_context.pin_map_id,
+            sites=list(request.pin_map_context.sites),
+            names=list(request.pin_or_relay_names),
+            instrument_type_id=request.instrument_type_id,
+            timeout=timeout,
+            annotations=annotations,
+            owner=_owner(context, annotations),
+            on_cancel=_cancel_hook(context),
+        )
+        return reserve_result_to_pb(result)
+
+    def UnreserveSessions(
+        self, request: pb.UnreserveSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.UnreserveSessionsResponse:
+        """Release the sessions, keyed by session name."""
+        self._sessions.unreserve_sessions(session_names_of(request.sessions))
+        return pb.UnreserveSessionsResponse()
+
+    def RegisterSessions(
+        self, request: pb.RegisterSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.RegisterSessionsResponse:
+        """Record sessions as open."""
+        self._sessions.register_sessions([session_record_from_pb(s) for s in request.sessions])
+        return pb.RegisterSessionsResponse()
+
+    def UnregisterSessions(
+        self, request: pb.UnregisterSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.UnregisterSessionsResponse:
+        """Forget registered sessions."""
+        self._sessions.unregister_sessions(session_names_of(request.sessions))
+        return pb.UnregisterSessionsResponse()
+
+    def ReserveAllRegisteredSessions(
+        self, request: pb.ReserveAllRegisteredSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.ReserveAllRegisteredSessionsResponse:
+        """Reserve every registered session (optionally of one type)."""
+        timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
+        annotations = dict(request.annotations)
+        views = self._sessions.reserve_all_registered_sessions(
+            instrument_type_id=request.instrument_type_id,
+            timeout=timeout,
+            annotations=annotations,
+            owner=_owner(context, annotations),
+            on_cancel=_cancel_hook(context),
+        )
+        return pb.ReserveAllRegisteredSessionsResponse(
+            sessions=[session_view_to_pb(v) for v in views]
+        )
+
+    def RegisterMultiplexerSessions(
+        self, request: pb.RegisterMultiplexerSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.RegisterMultiplexerSessionsResponse:
+        """Record multiplexer sessions as open."""
+        self._sessions.register_multiplexer_sessions(
+            [multiplexer_record_from_pb(m) for m in request.multiplexer_sessions]
+        )
+        return pb.RegisterMultiplexerSessionsResponse()
+
+    def UnregisterMultiplexerSessions(
+        self, request: pb.UnregisterMultiplexerSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.UnregisterMultiplexerSessionsResponse:
+        """Forget registered multiplexer sessions."""
+        self._sessions.unregister_multiplexer_sessions(
+            session_names_of(request.multiplexer_sessions)
+        )
+        return pb.UnregisterMultiplexerSessionsResponse()
+
+    def GetMultiplexerSessions(
+        self, request: pb.GetMultiplexerSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.GetMultiplexerSessionsResponse:
+        """Multiplexers connected in the pin map for the context's sites."""
+        views = self._sessions.get_multiplexer_sessions(
+            pin_map_id=request.pin_map_context.pin_map_id,
+            sites=list(request.pin_map_context.sites),
+            multiplexer_type_id=request.multiplexer_type_id,
+        )
+        return pb.GetMultiplexerSessionsResponse(
+            multiplexer_sessions=[multiplexer_view_to_pb(v) for v in views]
+        )
+
+    def GetAllRegisteredMultiplexerSessions(
+        self,
+        request: pb.GetAllRegisteredMultiplexerSessionsRequest,
+        context: grpc.ServicerContext,
+    ) -> pb.GetAllRegisteredMultiplexerSessionsResponse:
+        """Every registered multiplexer session, optionally of one type."""
+        views = self._sessions.get_all_registered_multiplexer_sessions(
+            request.multiplexer_type_id
+        )
+        return pb.GetAllRegisteredMultiplexerSessionsResponse(
+            multiplexer_sessions=[multiplexer_view_to_pb(v) for v in views]
+        )
+
+    def GetSessions(
+        self, request: pb.GetSessionsRequest, context: grpc.ServicerContext
+    ) -> pb.GetSessionsResponse:
+        """Every reserved or registered session (and registered multiplexer sessions)."""
+        sessions, multiplexers = self._sessions.get_sessions(
+            instrument_type_id=request.instrument_type_id,
+            multiplexer_type_id=request.multiplexer_type_id,
+        )
+        return pb.GetSessionsResponse(
+            sessions=[session_view_to_pb(s) for s in sessions],
+            multiplexer_sessions=[multiplexer_view_to_pb(m) for m in multiplexers],
+        )

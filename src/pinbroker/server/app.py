@@ -1,0 +1,284 @@
+"""Application wiring: build the services, serve them on one port, stop gracefully.
+
+``pinbroker serve`` calls :func:`serve_from_args`; tests call :func:`start_server` with a
+:class:`ServerConfig` and get a :class:`RunningServer` bound to a free port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from ni.measurementlink.discovery.v1 import discovery_service_pb2
+from ni.measurementlink.pinmap.v1 import pin_map_service_pb2, pin_map_service_pb2_grpc
+from ni.measurementlink.sessionmanagement.v1 import (
+    session_management_service_pb2,
+    session_management_service_pb2_grpc,
+)
+
+from pinbroker.broker import PinMapRepository, SessionManager
+from pinbroker.discovery import ServiceRegistry
+from pinbroker.discovery_file import (
+    DiscoveryKey,
+    default_key_file_path,
+    remove_key_file,
+    write_key_file,
+)
+from pinbroker.errors import PinbrokerError
+from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits
+from pinbroker.registry import SessionRegistry
+from pinbroker.reservation import ReservationTable
+from pinbroker.server._discovery_service import add_discovery_servicer, register_builtin_services
+from pinbroker.server._errors import ErrorMappingInterceptor
+from pinbroker.server._pinmap_service import PinMapServicer
+from pinbroker.server._session_service import SessionManagementServicer
+from pinbroker.store import Store, open_store
+from pinbroker.types import SessionNaming
+
+__all__ = ["RunningServer", "ServerConfig", "serve_from_args", "start_server"]
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""Largest gRPC message accepted: admits a ~40 MB, 256-site pin map with room to spare."""
+
+DEFAULT_WORKER_THREADS = 128
+"""Threads serving RPCs; waiting reservations hold one each (see ``reserved_threads``)."""
+
+RESERVED_THREADS = 16
+"""Threads never given to waiting reservations, so unreserve calls always get through."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``pinbroker serve`` can be told.
+
+    Attributes:
+        host: Address to listen on.
+        port: Port to listen on; 0 picks a free one.
+        state_dir: Directory of the SQLite state file; None = the user's state directory.
+        in_memory: Keep state in memory only (nothing survives a restart); for tests.
+        pin_map_files: Pin maps to preload; each one's id is its path as given.
+        session_naming: How session names are formed.
+        discovery_key_file: Where to write the discovery key file; None = default path;
+            ``Path("")`` = do not write one.
+        max_message_bytes: Largest request accepted (larger → RESOURCE_EXHAUSTED).
+        worker_threads: gRPC worker threads.
+        parse_limits: Pin map parser limits.
+        grace_seconds: How long in-flight calls may take to finish on shutdown.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    state_dir: Path | None = None
+    in_memory: bool = False
+    pin_map_files: tuple[Path, ...] = ()
+    session_naming: SessionNaming = SessionNaming.TYPED
+    discovery_key_file: Path | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    worker_threads: int = DEFAULT_WORKER_THREADS
+    parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
+    grace_seconds: float = 5.0
+
+
+class RunningServer:
+    """A started pinbroker server. Stop it with :meth:`stop` (idempotent)."""
+
+    def __init__(
+        self,
+        server: grpc.Server,
+        *,
+        host: str,
+        port: int,
+        store: Store,
+        sessions: SessionManager,
+        health_servicer: health.HealthServicer,
+        key_file: Path | None,
+        grace_seconds: float,
+    ) -> None:
+        self._server = server
+        self.host = host
+        self.port = port
+        self._store = store
+        self.sessions = sessions
+        self._health = health_servicer
+        self._key_file = key_file
+        self._grace = grace_seconds
+        self._stopped = threading.Event()
+        self._stop_lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` to connect to."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = "[::1]" if host in ("::", "[::]") else host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop serving: waiters get UNAVAILABLE, in-flight calls finish, state is flushed."""
+        with self._stop_lock:
+            if self._stopped.is_set():
+                return
+            self._health.enter_graceful_shutdown()
+            self.sessions.shutdown()
+            self._server.stop(self._grace if grace is None else grace).wait()
+            self._store.close()
+            if self._key_file is not None:
+                remove_key_file(self._key_file, only_if_pid=os.getpid())
+            self._stopped.set()
+
+    def wait(self) -> None:
+        """Block until the server has been stopped."""
+        self._stopped.wait()
+
+
+def _owner_store(config: ServerConfig) -> Store:
+    if config.in_memory:
+        from pinbroker.store import MemoryStore
+
+        return MemoryStore()
+    return open_store(config.state_dir)
+
+
+def start_server(config: ServerConfig) -> RunningServer:
+    """Build and start pinbroker with ``config``; return once it accepts calls.
+
+    Raises:
+        PinbrokerError: If a preloaded pin map is invalid.
+        OSError: If the state directory or the port cannot be used.
+    """
+    store = _owner_store(config)
+    try:
+        pin_maps = PinMapRepository(store, limits=config.parse_limits)
+        for problem in pin_maps.restore():
+            _logger.error("%s", problem)
+        for path in config.pin_map_files:
+            xml = Path(path).read_text(encoding="utf-8-sig")
+            pin_maps.update(str(path), xml)
+        registry = SessionRegistry(store)
+        table = ReservationTable()
+        sessions = SessionManager(
+            pin_maps,
+            table,
+            registry,
+            store,
+            naming=config.session_naming,
+            max_waiters=max(1, config.worker_threads - RESERVED_THREADS),
+        )
+        sessions.restore()
+    except BaseException:
+        store.close()
+        raise
+
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(
+        futures.ThreadPoolExecutor(
+            max_workers=config.worker_threads, thread_name_prefix="pinbroker-rpc"
+        ),
+        interceptors=[ErrorMappingInterceptor()],
+        options=options,
+    )
+    pin_map_service_pb2_grpc.add_PinMapServiceServicer_to_server(PinMapServicer(pin_maps), server)
+    session_management_service_pb2_grpc.add_SessionManagementServiceServicer_to_server(
+        SessionManagementServicer(sessions), server
+    )
+    discovery = ServiceRegistry()
+    add_discovery_servicer(server, discovery)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    service_names = [
+        pin_map_service_pb2.DESCRIPTOR.services_by_name["PinMapService"].full_name,
+        session_management_service_pb2.DESCRIPTOR.services_by_name[
+            "SessionManagementService"
+        ].full_name,
+        discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
+    ]
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    host_for_bind = f"[{config.host}]" if ":" in config.host else config.host
+    port = server.add_insecure_port(f"{host_for_bind}:{config.port}")
+    if port == 0:
+        store.close()
+        raise OSError(f"cannot listen on {config.host}:{config.port}")
+    server.start()
+    register_builtin_services(discovery, host=config.host, port=port)
+    for name in service_names:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+
+    key_file: Path | None
+    if config.discovery_key_file is not None and str(config.discovery_key_file) == "":
+        key_file = None
+    else:
+        key_file = config.discovery_key_file or default_key_file_path()
+        write_key_file(key_file, DiscoveryKey(port=port, host=config.host, pid=os.getpid()))
+    return RunningServer(
+        server,
+        host=config.host,
+        port=port,
+        store=store,
+        sessions=sessions,
+        health_servicer=health_servicer,
+        key_file=key_file,
+        grace_seconds=config.grace_seconds,
+    )
+
+
+def _config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        pin_map_files=tuple(Path(p) for p in args.pin_map),
+        session_naming=SessionNaming(args.session_names),
+        discovery_key_file=Path(args.discovery_key_file)
+        if args.discovery_key_file is not None
+        else None,
+    )
+
+
+def serve_from_args(args: argparse.Namespace) -> int:
+    """Run ``pinbroker serve`` until SIGINT/SIGTERM; return the exit status."""
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        running = start_server(_config_from_args(args))
+    except (PinbrokerError, OSError) as exc:
+        print(f"pinbroker: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"pinbroker listening on {running.host}:{running.port}", flush=True)
+    _logger.info("pinbroker listening on %s:%d", running.host, running.port)
+    stop_requested.wait()
+    _logger.info("stopping: finishing in-flight calls")
+    running.stop()
+    _logger.info("stopped")
+    return 0
