@@ -1,0 +1,77 @@
+"""Clients for pinbroker's services (also usable against NI's own services).
+
+Start with :func:`connect`, which finds a running ``pinbroker serve`` and returns ready clients::
+
+    from pinbroker.client import connect
+    from ni_measurementlink_service.session_management import PinMapContext
+
+    with connect() as clients:
+        pin_map_id = clients.pin_map.update_pin_map("two_site.pinmap")
+        context = PinMapContext(pin_map_id=pin_map_id, sites=[1])
+        with clients.session_management.reserve_sessions(context, ["VDD"]) as reservation:
+            for connection in reservation.get_connections():
+                print(connection.pin_or_relay_name, connection.channel_name)
+
+:class:`PinbrokerSessionClient` is a drop-in for the documented 1.2 ``SessionManagementClient``
+whose reservations also resolve connections; :class:`PinMapClient` loads and queries pin maps.
+"""
+
+from __future__ import annotations
+
+from pinbroker.client._connect import (
+    ADDRESS_ENV_VAR,
+    Clients,
+    ServerLocation,
+    ServerNotFoundError,
+    connect,
+    locate_server,
+)
+from pinbroker.client._pin_map import PinMapClient
+from pinbroker.client._pin_map_values import (
+    PinsAndGroups,
+    RelaysAndGroups,
+    ResourceAccess,
+    ResourceAccessInformation,
+)
+from pinbroker.client._reservation import MultiReservation, Reservation, SingleReservation
+from pinbroker.client._session_client import PinbrokerSessionClient
+from pinbroker.client._sessions import (
+    Connection,
+    MultiplexerSessionDetails,
+    SessionDetails,
+    SessionSnapshot,
+)
+from pinbroker.pinmap._results import (
+    ChannelMapping,
+    PinDefinition,
+    PinGroupDefinition,
+    RelayDefinition,
+    RelayGroupDefinition,
+)
+
+__all__ = [
+    "ADDRESS_ENV_VAR",
+    "ChannelMapping",
+    "Clients",
+    "Connection",
+    "MultiReservation",
+    "MultiplexerSessionDetails",
+    "PinDefinition",
+    "PinGroupDefinition",
+    "PinMapClient",
+    "PinbrokerSessionClient",
+    "PinsAndGroups",
+    "RelayDefinition",
+    "RelayGroupDefinition",
+    "RelaysAndGroups",
+    "Reservation",
+    "ResourceAccess",
+    "ResourceAccessInformation",
+    "ServerLocation",
+    "ServerNotFoundError",
+    "SessionDetails",
+    "SessionSnapshot",
+    "SingleReservation",
+    "connect",
+    "locate_server",
+]
