@@ -88,9 +88,11 @@ class ConnectionIndex:
     pin_or_relay_names: tuple[str, ...]
     sites: tuple[int, ...]
     instrument_type_ids: tuple[str, ...]
-    group_mappings: Mapping[str, tuple[str, ...]] = field(default=MappingProxyType({}))
+    group_mappings: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
     _by_key: Mapping[_Key, tuple[Connection, ...]] = field(
-        default=MappingProxyType({}), repr=False, compare=False
+        default_factory=lambda: MappingProxyType({}), repr=False, compare=False
     )
 
     @classmethod

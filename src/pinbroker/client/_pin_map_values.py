@@ -91,4 +91,6 @@ class ResourceAccess:
     """
 
     resources: tuple[ResourceAccessInformation, ...]
-    group_mappings: Mapping[str, tuple[str, ...]] = field(default=MappingProxyType({}), hash=False)
+    group_mappings: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )

@@ -26,7 +26,8 @@ def _frozen_mapping(values: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(values))
 
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+def _no_annotations() -> Mapping[str, str]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class SessionDetails:
     session_exists: bool
     session_reserved: bool = False
     channel_mappings: tuple[ChannelMapping, ...] = ()
-    annotations: Mapping[str, str] = field(default=_EMPTY, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=_no_annotations, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_mappings", tuple(self.channel_mappings))
@@ -94,7 +95,7 @@ class MultiplexerSessionDetails:
     resource_name: str
     multiplexer_type_id: str = ""
     session_exists: bool = False
-    annotations: Mapping[str, str] = field(default=_EMPTY, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=_no_annotations, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "annotations", _frozen_mapping(self.annotations))

@@ -27,9 +27,7 @@ import pytest
 
 import ni_measurementlink_service.session_management as sm
 
-SEED_RST = (
-    Path(__file__).resolve().parents[4] / "shared" / "spec" / "seed-session_management.rst"
-)
+SEED_RST = Path(__file__).resolve().parents[4] / "shared" / "spec" / "seed-session_management.rst"
 
 SERVICE = "ni.measurementlink.sessionmanagement.v1.SessionManagementService"
 
@@ -231,7 +229,7 @@ _TYPE_NAMESPACE: dict[str, object] = {
     "bool": bool,
     "Optional": typing.Optional,
     "List": typing.List,  # noqa: UP006 - the document's spelling
-    "Iterable": typing.Iterable,  # noqa: UP006
+    "Iterable": typing.Iterable,
     "ChannelMapping": sm.ChannelMapping,
 }
 
@@ -246,7 +244,7 @@ def _normalize(annotation: object) -> object:
 
 
 def _documented_type(spelling: str) -> object:
-    return _normalize(eval(spelling, dict(_TYPE_NAMESPACE)))  # noqa: S307 - test-only, fixed input
+    return _normalize(eval(spelling, dict(_TYPE_NAMESPACE)))
 
 
 def check_surface(surface: Surface) -> None:
@@ -279,7 +277,8 @@ def check_surface(surface: Surface) -> None:
     for name, base in surface.bases.items():
         cls = getattr(sm, name)
         if base == "NamedTuple":
-            assert issubclass(cls, tuple) and hasattr(cls, "_fields"), name
+            assert issubclass(cls, tuple), name
+            assert hasattr(cls, "_fields"), name
         elif base == "abc.ABC":
             assert abc.ABC in cls.__bases__, name
         else:
@@ -391,4 +390,4 @@ def test_base_reservation_is_abstract_base_but_instantiable_as_in_1_2() -> None:
 
 def test_iterable_is_collections_abc() -> None:
     # Guards _normalize: typing.Iterable and collections.abc.Iterable normalize alike.
-    assert _normalize(typing.Iterable[int]) == _normalize(collections.abc.Iterable[int])  # noqa: UP006
+    assert _normalize(typing.Iterable[int]) == _normalize(collections.abc.Iterable[int])
