@@ -1,0 +1,138 @@
+"""``pinbroker serve`` as a subprocess: readiness line, key file, SIGKILL + restart, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import session_pb2
+from ni.measurementlink.pinmap.v1 import pin_map_service_pb2 as pm
+from ni.measurementlink.pinmap.v1 import pin_map_service_pb2_grpc as pm_grpc
+from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as sm
+from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2_grpc as sm_grpc
+
+READY = re.compile(r"pinbroker listening on (\S+):(\d+)")
+
+PIN_MAP_XML = """<?xml version="1.0" encoding="utf-8"?>
+<PinMap schemaVersion="1.6" xmlns="http://www.ni.com/TestStand/SemiconductorModule/PinMap.xsd">
+  <Instruments><NIDmmInstrument name="DMM1" /></Instruments>
+  <Pins><DUTPin name="OUT" /></Pins>
+  <Sites><Site siteNumber="0" /></Sites>
+  <Connections><Connection pin="OUT" siteNumber="0" instrument="DMM1" channel="0" /></Connections>
+</PinMap>
+"""
+
+
+class Serve:
+    """A ``pinbroker serve`` subprocess."""
+
+    def __init__(self, *args: str, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pinbroker.cli", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # blocks until the server says it is ready
+        match = READY.search(line)
+        assert match, f"unexpected first line: {line!r}"
+        self.port = int(match.group(2))
+        self.address = f"127.0.0.1:{self.port}"
+
+    def channel(self) -> grpc.Channel:
+        channel = grpc.insecure_channel(self.address)
+        grpc.channel_ready_future(channel).result(timeout=10)
+        return channel
+
+    def stop(self, signum: int) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        code = self.process.wait(timeout=30)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        return code
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    environment = dict(os.environ)
+    environment["PINBROKER_DISCOVERY_KEY_FILE"] = str(tmp_path / "key" / "DiscoveryService.json")
+    yield environment
+
+
+def test_serve_survives_sigkill_and_stops_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
+    state = tmp_path / "state"
+    key_file = Path(env["PINBROKER_DISCOVERY_KEY_FILE"])
+    first = Serve("--state-dir", str(state), env=env)
+    try:
+        assert json.loads(key_file.read_text())["InsecurePort"] == first.port
+        with first.channel() as channel:
+            pm_grpc.PinMapServiceStub(channel).UpdatePinMapFromXml(
+                pm.UpdatePinMapFromXmlRequest(pin_map_id="e2e.pinmap", pin_map_xml=PIN_MAP_XML)
+            )
+            sm_grpc.SessionManagementServiceStub(channel).RegisterSessions(
+                sm.RegisterSessionsRequest(
+                    sessions=[
+                        sm.SessionInformation(
+                            session=session_pb2.Session(name="niDMM-DMM1"),
+                            resource_name="DMM1",
+                            instrument_type_id="niDMM",
+                        )
+                    ]
+                )
+            )
+    finally:
+        assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    second = Serve("--state-dir", str(state), env=env)
+    try:
+        with second.channel() as channel:
+            pin_maps = pm_grpc.PinMapServiceStub(channel)
+            assert pin_maps.GetPinMap(pm.GetPinMapRequest(pin_map_id="e2e.pinmap")).pin_map_id
+            listed = sm_grpc.SessionManagementServiceStub(channel).GetSessions(
+                sm.GetSessionsRequest()
+            )
+            assert [(s.session.name, s.session_exists) for s in listed.sessions] == [
+                ("niDMM-DMM1", True)
+            ]
+    finally:
+        assert second.stop(signal.SIGTERM) == 0
+    assert not key_file.exists()
+
+
+def test_serve_preloads_pin_maps_and_rejects_a_bad_one(tmp_path: Path, env: dict[str, str]) -> None:
+    good = tmp_path / "good.pinmap"
+    good.write_text(PIN_MAP_XML, encoding="utf-8")
+    server = Serve("--state-dir", str(tmp_path / "s1"), "--pin-map", str(good), env=env)
+    try:
+        with server.channel() as channel:
+            response = pm_grpc.PinMapServiceStub(channel).QueryPins(
+                pm.QueryPinsRequest(pin_map_id=str(good))
+            )
+            assert [p.display_name for p in response.pins] == ["OUT"]
+    finally:
+        assert server.stop(signal.SIGINT) == 0
+
+    bad = tmp_path / "bad.pinmap"
+    bad.write_text(PIN_MAP_XML.replace('pin="OUT" siteNumber', 'pin="OUT2" siteNumber'))
+    result = subprocess.run(
+        [sys.executable, "-m", "pinbroker.cli", "serve", "--port", "0", "--pin-map", str(bad),
+         "--state-dir", str(tmp_path / "s2")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "OUT2" in result.stderr

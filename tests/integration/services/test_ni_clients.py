@@ -1,0 +1,214 @@
+"""NI's published clients, unchanged, against a real pinbroker on port 0.
+
+Expected values come from session-mapping.md (the rules NI's own tests assert).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+import pytest
+import session_pb2
+from ni.measurementlink import pin_map_context_pb2
+from ni.measurementlink.pinmap.v1.client import PinMapClient
+from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as pb
+from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2_grpc as pb_grpc
+from ni.measurementlink.sessionmanagement.v1.client import (
+    ChannelMapping,
+    PinMapContext,
+    SessionInformation,
+    SessionManagementClient,
+)
+
+from pinbroker.server.app import RunningServer
+
+Locate = Callable[[str], Path]
+
+
+@pytest.fixture
+def ni_clients(grpc_channel: grpc.Channel) -> tuple[PinMapClient, SessionManagementClient]:
+    return PinMapClient(grpc_channel=grpc_channel), SessionManagementClient(
+        grpc_channel=grpc_channel
+    )
+
+
+def _mappings(info: SessionInformation) -> list[tuple[str, int, str]]:
+    return [(m.pin_or_relay_name, m.site, m.channel) for m in info.channel_mappings]
+
+
+def test_pin_map_a_dcpower_group_spans_instruments(
+    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    assert pin_map_id.endswith("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites.pinmap")
+
+    with sessions.reserve_sessions(
+        PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), instrument_type_id="niDCPower"
+    ) as reservation:
+        (info,) = reservation.session_info
+        resource = "DCPower1/0, DCPower1/1, DCPower1/2, DCPower1/3, DCPower2/1"
+        assert info.resource_name == resource
+        assert info.session_name == f"niDCPower-{resource}"
+        assert info.instrument_type_id == "niDCPower"
+        # site-major in requested-site order, system pins last (session-mapping.md decision 1)
+        assert _mappings(info) == [
+            ("A", 0, "DCPower1/0"),
+            ("B", 0, "DCPower1/2"),
+            ("A", 1, "DCPower1/1"),
+            ("B", 1, "DCPower2/1"),
+            ("S1", -1, "DCPower1/3"),
+        ]
+        assert info.channel_list == "DCPower1/0, DCPower1/2, DCPower1/1, DCPower2/1, DCPower1/3"
+
+
+def test_pin_map_a_scope_site_1_with_system_pin(
+    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    with sessions.reserve_session(
+        PinMapContext(pin_map_id=pin_map_id, sites=[1]), ["C", "S2"]
+    ) as reservation:
+        info = reservation.session_info
+        assert (info.session_name, info.resource_name) == ("niScope-SCOPE1", "SCOPE1")
+        assert info.channel_list == "1, 3"
+        assert _mappings(info) == [("C", 1, "1"), ("S2", -1, "3")]
+
+
+def test_pin_map_d_multiplexed_routes(
+    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapD_3Instruments_4DutPins_2Sites_2Multiplexers"))
+    with sessions.reserve_sessions(
+        PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), ["A"]
+    ) as reservation:
+        (info,) = reservation.session_info
+        assert info.resource_name == "DCPower1/0, DCPower1/1, DCPower1/3, DCPower2/2"
+        assert list(info.channel_mappings) == [
+            ChannelMapping("A", 0, "DCPower1/0", "Multiplexer1", "C1->r0,C2->r0"),
+            ChannelMapping("A", 1, "DCPower1/1", "", ""),
+        ]
+        assert [m.session_name for m in reservation.multiplexer_session_info] == ["Multiplexer1"]
+        assert reservation.multiplexer_session_info[0].multiplexer_type_id == "MyMultiplexerType"
+
+
+def test_reserved_session_blocks_second_reservation_until_unreserved(
+    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    context = PinMapContext(pin_map_id=pin_map_id, sites=[0])
+    first = sessions.reserve_sessions(context, ["C"], timeout=0)
+    with pytest.raises(grpc.RpcError) as caught:
+        sessions.reserve_sessions(context, ["C"], timeout=0)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "SCOPE1" in (caught.value.details() or "")
+
+    granted = threading.Event()
+    results: list[object] = []
+
+    def wait_for_it() -> None:
+        results.append(sessions.reserve_sessions(context, ["C"], timeout=30))
+        granted.set()
+
+    waiter = threading.Thread(target=wait_for_it)
+    waiter.start()
+    assert not granted.is_set()
+    first.unreserve()
+    assert granted.wait(30)
+    waiter.join(30)
+    assert len(results) == 1
+
+
+def test_register_then_reserve_all_registered(
+    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    with sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=None)) as reservation:
+        infos = reservation.session_info
+        assert [i.session_name for i in infos] == [
+            "niDCPower-DCPower1/0, DCPower1/1, DCPower1/2, DCPower1/3, DCPower2/1",
+            "niScope-SCOPE1",
+        ]
+        assert not any(i.session_exists for i in infos)
+        sessions.register_sessions(infos)
+        with pytest.raises(grpc.RpcError) as caught:
+            sessions.register_sessions(infos[:1])
+        assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+    with sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=[1])) as again:
+        assert all(i.session_exists for i in again.session_info)
+
+    with sessions.reserve_all_registered_sessions(timeout=5) as everything:
+        assert [(i.session_name, i.channel_list) for i in everything.session_info] == [
+            (infos[0].session_name, ""),
+            (infos[1].session_name, ""),
+        ]
+        assert all(not list(i.channel_mappings) for i in everything.session_info)
+        sessions.unregister_sessions(everything.session_info)
+
+    with sessions.reserve_all_registered_sessions(timeout=0) as nothing:
+        assert list(nothing.session_info) == []
+
+
+def test_waiter_whose_deadline_passes_leaves_the_queue(
+    ni_pinmap: Locate,
+    ni_clients: tuple[PinMapClient, SessionManagementClient],
+    grpc_channel: grpc.Channel,
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    context = PinMapContext(pin_map_id=pin_map_id, sites=[0])
+    holder = sessions.reserve_sessions(context, ["C"], timeout=0)
+    stub = pb_grpc.SessionManagementServiceStub(grpc_channel)
+    request = pb.ReserveSessionsRequest(
+        pin_map_context=pin_map_context_pb2.PinMapContext(pin_map_id=pin_map_id, sites=[0]),
+        pin_or_relay_names=["C"],
+        timeout_in_milliseconds=-1,
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ReserveSessions(request, timeout=0.5)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    holder.unreserve()
+    # Had the abandoned waiter stayed queued it would now hold SCOPE1 forever.
+    with sessions.reserve_sessions(context, ["C"], timeout=20) as reservation:
+        assert len(reservation.session_info) == 1
+
+
+def test_state_survives_restart(
+    ni_pinmap: Locate, start_pinbroker: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    state = tmp_path / "restart-state"
+    first = start_pinbroker(state_dir=state)
+    with grpc.insecure_channel(first.address) as channel:
+        pin_maps = PinMapClient(grpc_channel=channel)
+        sessions = SessionManagementClient(grpc_channel=channel)
+        pin_map_path = ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+        pin_map_id = pin_maps.update_pin_map(pin_map_path)
+        reservation = sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=[0]))
+        sessions.register_sessions(reservation.session_info)
+        held = [i.session_name for i in reservation.session_info]
+    first.stop(grace=0)
+
+    second = start_pinbroker(state_dir=state)
+    with grpc.insecure_channel(second.address) as channel:
+        stub = pb_grpc.SessionManagementServiceStub(channel)
+        sessions = SessionManagementClient(grpc_channel=channel)
+        # The pin map is still registered (reserving resolves) and the reservation still holds.
+        with pytest.raises(grpc.RpcError) as caught:
+            sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=[0]))
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        stub.UnreserveSessions(
+            pb.UnreserveSessionsRequest(
+                sessions=[pb.SessionInformation(session=session_pb2.Session(name=n)) for n in held]
+            )
+        )
+        # Registered sessions survived too.
+        with sessions.reserve_all_registered_sessions(timeout=0) as registered:
+            assert [i.session_name for i in registered.session_info] == held
