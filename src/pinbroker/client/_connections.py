@@ -82,6 +82,7 @@ class ConnectionIndex:
         pin_or_relay_names: The reservation's names, groups resolved.
         sites: The reservation's sites (without the implicit system site).
         instrument_type_ids: The reserved instrument types, sorted.
+        group_mappings: Group name -> members, as the service resolved the request.
     """
 
     connections: tuple[Connection, ...]
@@ -111,14 +112,15 @@ class ConnectionIndex:
             connections: Every connection of the reserved sessions.
             instrument_type_ids: Instrument types of the reserved sessions.
             group_mappings: Group name -> members, as the service resolved them.
-            reserved_pin_or_relay_names: Names the reservation was made for, or None if it was
-                made for every pin and relay.
+            reserved_pin_or_relay_names: Names the reservation was made for; None or empty if it
+                was made for every pin and relay.
             reserved_sites: Sites of the reservation's pin map context; None or empty for all.
         """
         connections = tuple(connections)
         mappings = MappingProxyType(dict(group_mappings or {}))
         names = _as_list(reserved_pin_or_relay_names, str)
-        if names is None:
+        if not names:
+            # None or empty: the reservation was made for every pin and relay.
             resolved = _unique(c.pin_or_relay_name for c in connections)
         else:
             resolved = resolve_names(names, mappings)

@@ -131,6 +131,11 @@ def test_empty_context_sites_mean_all_sites_seen() -> None:
     assert _index(sites=()).sites == (0, 1)
 
 
+def test_empty_reserved_names_mean_all_names_seen() -> None:
+    assert _index(names=()).pin_or_relay_names == _index(names=None).pin_or_relay_names
+    assert len(_index(names=()).select()) == 11
+
+
 def test_single_connection() -> None:
     connection = _index().select_one("VDD", site=1)
     assert connection.channel_name == "DCPower1/2"
