@@ -15,7 +15,7 @@ Call = tuple[object, ...]
 
 
 class RecordingJournal:
-    """Records calls; fails the next put/delete when told to; checks it is called under the lock."""
+    """Records calls; fails the next put or delete when told to; checks the table's lock is held."""
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -37,6 +37,7 @@ class RecordingJournal:
     ) -> None:
         self._assert_table_locked()
         if self.fail_put:
+            self.fail_put = False  # only the next one
             raise OSError("disk full")
         self.calls.append(
             (
@@ -52,6 +53,7 @@ class RecordingJournal:
     def delete_reservation_sessions(self, session_names: Sequence[SessionName]) -> None:
         self._assert_table_locked()
         if self.fail_delete:
+            self.fail_delete = False  # only the next one
             raise OSError("disk gone")
         self.calls.append(("delete", tuple(session_names)))
 
@@ -135,7 +137,6 @@ def test_a_failing_put_undoes_the_grant_and_reaches_the_waiter(
     assert "disk full" in str(error)
     assert not journaled.is_reserved("A")
 
-    journal.fail_put = False
     # Carol was behind bob; once bob's grant is undone she gets B.
     assert carol.reservation().session_names == ("B",)
 
