@@ -1,0 +1,1 @@
+"""pinbroker benchmarks: run ``python -m benchmarks`` (see docs/performance.md)."""
