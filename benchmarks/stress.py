@@ -210,7 +210,9 @@ def run_stress(
         try:
             start.wait()
             while granted < quota[number]:
-                chosen = tuple(sorted(rng.sample(range(resources), rng.randint(1, max_set))))
+                chosen = tuple(
+                    sorted(rng.sample(range(resources), rng.randint(1, min(max_set, resources))))
+                )
                 timeout = timeout_of(rng)
                 asked = time.monotonic()
                 try:
@@ -287,18 +289,18 @@ class GrpcBackend:
         from ni_measurementlink_service.session_management import SessionManagementClient
 
         self._client = SessionManagementClient(grpc_channel=channel)
-        self._pin_map_id = pin_map_id
-        self._pins = list(pins)
+        self.pin_map_id = pin_map_id
+        self.pins = list(pins)
 
     def reserve(self, resources: Sequence[int], timeout: float | None) -> tuple[Any, list[str]]:
         import grpc
 
         from ni_measurementlink_service.session_management import PinMapContext
 
-        context = PinMapContext(pin_map_id=self._pin_map_id, sites=list(resources))
+        context = PinMapContext(pin_map_id=self.pin_map_id, sites=list(resources))
         try:
             reservation = self._client.reserve_sessions(
-                context, self._pins, timeout=-1 if timeout is None else timeout
+                context, self.pins, timeout=-1 if timeout is None else timeout
             )
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:

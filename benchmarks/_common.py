@@ -1,0 +1,164 @@
+"""What every benchmark shares: result rows, percentiles, the environment, a server subprocess."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+__all__ = [
+    "REPO",
+    "Row",
+    "ServerProcess",
+    "environment",
+    "percentile",
+    "serve_subprocess",
+]
+
+REPO = Path(__file__).resolve().parents[1]
+"""The repository root."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One measured number of one benchmark.
+
+    Attributes:
+        benchmark: Benchmark name (``reserve cycle``, ``pin map scale``, ``contention``).
+        metric: What was measured.
+        value: The number as shown (already formatted).
+        target: The target as shown, or "" when there is none.
+        met: Whether the target was met; None when there is no target.
+        detail: The inputs of the number (e.g. the two times a ratio divides).
+    """
+
+    benchmark: str
+    metric: str
+    value: str
+    target: str = ""
+    met: bool | None = None
+    detail: str = ""
+
+    def line(self) -> str:
+        verdict = "" if self.met is None else ("  [met]" if self.met else "  [MISSED]")
+        target = f" (target {self.target})" if self.target else ""
+        detail = f"  -- {self.detail}" if self.detail else ""
+        return f"{self.benchmark}: {self.metric} = {self.value}{target}{verdict}{detail}"
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Return the ``fraction`` quantile of ``values`` (nearest rank; ``0.5`` = median)."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * (len(ordered) - 1))))
+    return ordered[rank]
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return platform.processor() or "unknown"
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def environment() -> dict[str, str]:
+    """Describe the machine and the library versions the numbers were measured with."""
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "grpcio": _version("grpcio"),
+        "protobuf": _version("protobuf"),
+        "lxml": _version("lxml"),
+        "pinbroker": _version("pinbroker"),
+        "cpus": str(os.cpu_count()),
+        "cpu": _cpu_model(),
+        "platform": platform.platform(),
+    }
+
+
+class ServerProcess:
+    """A ``pinbroker serve`` subprocess on a free port (see :func:`serve_subprocess`)."""
+
+    def __init__(self, process: subprocess.Popen[str], address: str) -> None:
+        self.process = process
+        self.address = address
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+_LISTENING = re.compile(r"pinbroker listening on (\S+):(\d+)")
+
+
+@contextmanager
+def serve_subprocess(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
+    """Run ``pinbroker serve --port 0`` with a fresh state directory; stop it with SIGTERM.
+
+    The address is read from the line the server prints once it accepts calls.
+    """
+    with tempfile.TemporaryDirectory(prefix="pinbroker-bench-") as state:
+        command = [
+            sys.executable,
+            "-m",
+            "pinbroker.cli",
+            "serve",
+            "--port",
+            "0",
+            "--state-dir",
+            state,
+            "--discovery-key-file",
+            "",
+            "--log-level",
+            "WARNING",
+            *extra_args,
+        ]
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            match = _LISTENING.search(line)
+            if match is None:
+                process.kill()
+                _, err = process.communicate(timeout=30)
+                raise RuntimeError(f"pinbroker serve did not start: {line!r} {err[-2000:]}")
+            # Keep draining stderr so a chatty server never blocks on a full pipe.
+            assert process.stderr is not None
+            drain = threading.Thread(target=process.stderr.read, daemon=True)
+            drain.start()
+            yield ServerProcess(process, f"{match.group(1)}:{match.group(2)}")
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=30)

@@ -1,0 +1,116 @@
+"""Reserve cycle: reserve_sessions + unreserve of 2 sessions, against the gRPC floor.
+
+The server is a real ``pinbroker serve`` subprocess (default SQLite state, as deployed), so
+client and server do not share a GIL; the client runs in this process. A cycle reserves one
+digital and one power pin on one site of a generated 64-pin x 8-site map (two sessions: a
+digital instrument and half an SMU) and unreserves them, through
+
+* (a) NI's published ``ni.measurementlink.sessionmanagement.v1.client.SessionManagementClient``
+* (b) our seed client ``ni_measurementlink_service.session_management.SessionManagementClient``
+
+on one channel. The floor is two ``grpc.health.v1.Health/Check`` calls on the same channel
+(an empty unary RPC each), measured interleaved with the cycles so both see the same noise.
+The reported ratio is cycle latency / floor latency at p50 and at p99.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from benchmarks._common import Row, percentile, serve_subprocess
+from benchmarks.pinmap_gen import PinMapSpec, generate_pinmap
+
+__all__ = ["TARGET_RATIO", "run"]
+
+TARGET_RATIO = 1.3
+NAME = "reserve cycle"
+
+
+def _timed(action: Callable[[], object], samples: list[float]) -> None:
+    began = time.perf_counter()
+    action()
+    samples.append(time.perf_counter() - began)
+
+
+def measure(address: str, *, iterations: int, warmup: int) -> dict[str, list[float]]:
+    """Return latency samples (seconds) of the floor and both clients' cycles."""
+    from ni.measurementlink.pinmap.v1.client import PinMapClient
+    from ni.measurementlink.sessionmanagement.v1 import client as ni_client
+
+    from ni_measurementlink_service import session_management as seed_client
+
+    generated = generate_pinmap(PinMapSpec(pins=64, sites=8))
+    pins = list(generated.two_session_pins())
+    channel = grpc.insecure_channel(address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "reserve_cycle.pinmap"
+            path.write_bytes(generated.xml_bytes)
+            pin_map_id = PinMapClient(grpc_channel=channel).update_pin_map(path)
+
+        health = health_pb2_grpc.HealthStub(channel)
+        check = health_pb2.HealthCheckRequest(service="")
+        ni = ni_client.SessionManagementClient(grpc_channel=channel)
+        seed = seed_client.SessionManagementClient(grpc_channel=channel)
+        ni_context = ni_client.PinMapContext(pin_map_id=pin_map_id, sites=[0])
+        seed_context = seed_client.PinMapContext(pin_map_id=pin_map_id, sites=[0])
+
+        def floor() -> None:
+            health.Check(check)
+            health.Check(check)
+
+        def ni_cycle() -> None:
+            reservation = ni.reserve_sessions(ni_context, pins, timeout=0)
+            if len(reservation.session_info) != 2:
+                raise AssertionError(f"expected 2 sessions, got {reservation.session_info}")
+            reservation.unreserve()
+
+        def seed_cycle() -> None:
+            reservation = seed.reserve_sessions(seed_context, pins, timeout=0)
+            if len(reservation.session_info) != 2:
+                raise AssertionError(f"expected 2 sessions, got {reservation.session_info}")
+            reservation.unreserve()
+
+        samples: dict[str, list[float]] = {"floor": [], "ni": [], "seed": []}
+        actions = {"floor": floor, "ni": ni_cycle, "seed": seed_cycle}
+        for _ in range(warmup):
+            for action in actions.values():
+                action()
+        for _ in range(iterations):
+            for key, action in actions.items():
+                _timed(action, samples[key])
+        return samples
+    finally:
+        channel.close()
+
+
+def run(*, quick: bool) -> list[Row]:
+    """Run the benchmark against a fresh ``pinbroker serve`` subprocess."""
+    iterations, warmup = (150, 20) if quick else (3000, 200)
+    with serve_subprocess() as server:
+        samples = measure(server.address, iterations=iterations, warmup=warmup)
+    rows: list[Row] = []
+    floor = samples["floor"]
+    for key, label in (("ni", "NI client"), ("seed", "seed client")):
+        for fraction, tag in ((0.5, "p50"), (0.99, "p99")):
+            cycle = percentile(samples[key], fraction)
+            base = percentile(floor, fraction)
+            ratio = cycle / base
+            rows.append(
+                Row(
+                    NAME,
+                    f"{label} cycle / 2 x Health.Check, {tag}",
+                    f"{ratio:.2f}x",
+                    f"<= {TARGET_RATIO}x",
+                    ratio <= TARGET_RATIO,
+                    f"cycle {cycle * 1e3:.3f} ms, floor {base * 1e3:.3f} ms, n={iterations}",
+                )
+            )
+    return rows
