@@ -30,7 +30,8 @@ class ChannelMapping:
     Attributes:
         pin_or_relay_name: The pin or relay.
         site: The site; ``SITE_SYSTEM`` (-1) for system pins and relays.
-        channel: Channel string as the session uses it (``DCPower1/0``, ``site0/CS``, ``0``, ``K3``).
+        channel: Channel string as the session uses it (``DCPower1/0``, ``site0/CS``, ``0``,
+            ``K3``).
         multiplexer_resource_name: Multiplexer name for a multiplexed connection, else "".
         multiplexer_route: Route name for a multiplexed connection (XML-unescaped), else "".
         multiplexer_type_id: The multiplexer's ``multiplexerTypeId`` for a multiplexed connection,
