@@ -7,15 +7,10 @@ Pure: no grpc, no protobuf. Registrations persist through a :class:`RegistryStor
 from __future__ import annotations
 
 from pinbroker.registry._records import MultiplexerRecord, SessionRecord
-from pinbroker.registry._registry import (
-    MultiplexerSessionRegistry,
-    RegistryStore,
-    SessionRegistry,
-)
+from pinbroker.registry._registry import RegistryStore, SessionRegistry
 
 __all__ = [
     "MultiplexerRecord",
-    "MultiplexerSessionRegistry",
     "RegistryStore",
     "SessionRecord",
     "SessionRegistry",

@@ -1,4 +1,4 @@
-"""Registries of open sessions and multiplexer sessions, each its own name space.
+"""The registry of open sessions and multiplexer sessions, two separate name spaces.
 
 Each call is all-or-nothing: it is validated in full, then written to the store in one
 transaction, and only then applied in memory, all under the registry's lock. A store that
@@ -15,7 +15,7 @@ from pinbroker.errors import InvalidSessionError, SessionAlreadyRegisteredError
 from pinbroker.registry._records import MultiplexerRecord, SessionRecord
 from pinbroker.types import SessionName
 
-__all__ = ["MultiplexerSessionRegistry", "RegistryStore", "SessionRegistry"]
+__all__ = ["RegistryStore", "SessionRegistry"]
 
 
 class RegistryStore(Protocol):
@@ -112,9 +112,11 @@ class _Registry(Generic[_R]):
 
 
 class SessionRegistry:
-    """Instrument sessions registered as open (RegisterSessions / UnregisterSessions).
+    """Registered instrument sessions and multiplexer sessions, in two separate name spaces.
 
-    Thread-safe. Registration is independent of reservation.
+    Thread-safe (one lock per name space). Registration is independent of reservation.
+    Instrument sessions: RegisterSessions / UnregisterSessions / GetAllRegisteredSessions;
+    multiplexer sessions: the ``*_multiplexer*`` methods (RegisterMultiplexerSessions, ...).
     """
 
     def __init__(self, store: RegistryStore | None = None) -> None:
@@ -123,15 +125,23 @@ class SessionRegistry:
         Args:
             store: Where registrations are persisted; None keeps them in memory only.
         """
-        self._registry: _Registry[SessionRecord] = _Registry(
+        self._sessions: _Registry[SessionRecord] = _Registry(
             "session",
             store.load_sessions() if store is not None else (),
             store.add_sessions if store is not None else None,
             store.remove_sessions if store is not None else None,
         )
+        self._multiplexers: _Registry[MultiplexerRecord] = _Registry(
+            "multiplexer session",
+            store.load_multiplexer_sessions() if store is not None else (),
+            store.add_multiplexer_sessions if store is not None else None,
+            store.remove_multiplexer_sessions if store is not None else None,
+        )
+
+    # ------------------------------------------------------------------ instrument sessions
 
     def register(self, records: Iterable[SessionRecord]) -> None:
-        """Register sessions, all or none.
+        """Register instrument sessions, all or none.
 
         Args:
             records: Sessions to register, each under its ``session_name``.
@@ -142,10 +152,10 @@ class SessionRegistry:
                 ``records``; nothing is registered.
             Exception: Whatever the store raised; nothing is registered.
         """
-        self._registry.register(records)
+        self._sessions.register(records)
 
     def unregister(self, session_names: Iterable[str]) -> tuple[SessionRecord, ...]:
-        """Unregister sessions by name; names not registered are ignored.
+        """Unregister instrument sessions by name; names not registered are ignored.
 
         Args:
             session_names: Sessions to unregister.
@@ -156,48 +166,30 @@ class SessionRegistry:
         Raises:
             Exception: Whatever the store raised; nothing is unregistered.
         """
-        return self._registry.unregister(session_names)
+        return self._sessions.unregister(session_names)
 
     def get(self, session_name: str) -> SessionRecord | None:
-        """Return the registered session of that name, or None."""
-        return self._registry.get(session_name)
+        """Return the registered instrument session of that name, or None."""
+        return self._sessions.get(session_name)
 
     def is_registered(self, session_name: str) -> bool:
-        """Return whether a session of that name is registered."""
-        return self._registry.is_registered(session_name)
+        """Return whether an instrument session of that name is registered."""
+        return self._sessions.is_registered(session_name)
 
     def all(self, instrument_type_id: str = "") -> tuple[SessionRecord, ...]:
-        """Return the registered sessions in registration order.
+        """Return the registered instrument sessions in registration order.
 
         Args:
             instrument_type_id: Only sessions of this instrument type; "" = all.
         """
-        records = self._registry.values()
+        records = self._sessions.values()
         if not instrument_type_id:
             return records
         return tuple(r for r in records if r.instrument_type_id == instrument_type_id)
 
+    # ------------------------------------------------------------------ multiplexer sessions
 
-class MultiplexerSessionRegistry:
-    """Multiplexer sessions registered as open (RegisterMultiplexerSessions / Unregister...).
-
-    Thread-safe; a name space separate from instrument sessions.
-    """
-
-    def __init__(self, store: RegistryStore | None = None) -> None:
-        """Create the registry, loading what the store holds.
-
-        Args:
-            store: Where registrations are persisted; None keeps them in memory only.
-        """
-        self._registry: _Registry[MultiplexerRecord] = _Registry(
-            "multiplexer session",
-            store.load_multiplexer_sessions() if store is not None else (),
-            store.add_multiplexer_sessions if store is not None else None,
-            store.remove_multiplexer_sessions if store is not None else None,
-        )
-
-    def register(self, records: Iterable[MultiplexerRecord]) -> None:
+    def register_multiplexers(self, records: Iterable[MultiplexerRecord]) -> None:
         """Register multiplexer sessions, all or none.
 
         Args:
@@ -205,13 +197,16 @@ class MultiplexerSessionRegistry:
 
         Raises:
             InvalidSessionError: If a session name is empty; nothing is registered.
-            SessionAlreadyRegisteredError: If a name is registered already or appears twice in
-                ``records`` (message says "multiplexer session"); nothing is registered.
+            SessionAlreadyRegisteredError: If a name is registered already as a multiplexer
+                session or appears twice in ``records`` (the message says "multiplexer
+                session"); nothing is registered.
             Exception: Whatever the store raised; nothing is registered.
         """
-        self._registry.register(records)
+        self._multiplexers.register(records)
 
-    def unregister(self, session_names: Iterable[str]) -> tuple[MultiplexerRecord, ...]:
+    def unregister_multiplexers(
+        self, session_names: Iterable[str]
+    ) -> tuple[MultiplexerRecord, ...]:
         """Unregister multiplexer sessions by name; names not registered are ignored.
 
         Args:
@@ -223,23 +218,23 @@ class MultiplexerSessionRegistry:
         Raises:
             Exception: Whatever the store raised; nothing is unregistered.
         """
-        return self._registry.unregister(session_names)
+        return self._multiplexers.unregister(session_names)
 
-    def get(self, session_name: str) -> MultiplexerRecord | None:
+    def get_multiplexer(self, session_name: str) -> MultiplexerRecord | None:
         """Return the registered multiplexer session of that name, or None."""
-        return self._registry.get(session_name)
+        return self._multiplexers.get(session_name)
 
-    def is_registered(self, session_name: str) -> bool:
+    def is_multiplexer_registered(self, session_name: str) -> bool:
         """Return whether a multiplexer session of that name is registered."""
-        return self._registry.is_registered(session_name)
+        return self._multiplexers.is_registered(session_name)
 
-    def all(self, multiplexer_type_id: str = "") -> tuple[MultiplexerRecord, ...]:
+    def all_multiplexers(self, multiplexer_type_id: str = "") -> tuple[MultiplexerRecord, ...]:
         """Return the registered multiplexer sessions in registration order.
 
         Args:
             multiplexer_type_id: Only multiplexers of this type; "" = all.
         """
-        records = self._registry.values()
+        records = self._multiplexers.values()
         if not multiplexer_type_id:
             return records
         return tuple(r for r in records if r.multiplexer_type_id == multiplexer_type_id)

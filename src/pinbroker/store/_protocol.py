@@ -16,8 +16,9 @@ class Store(RegistryStore, ReservationJournal, Protocol):
 
     Each writing call is one transaction: it happens completely or not at all, and once it
     returns it survives a crash of the process. Loads return what was committed.
-    ``SessionRegistry``/``MultiplexerSessionRegistry`` write through the session methods, and a
-    ``ReservationTable`` journals through ``put_reservation``/``delete_reservation_sessions``.
+    A ``SessionRegistry`` writes through the session methods, and a ``ReservationTable``
+    journals through ``put_reservation``/``delete_reservation_sessions`` (pass the store as
+    its ``journal``).
 
     Methods inherited from :class:`~pinbroker.registry.RegistryStore`: ``add_sessions`` and
     ``add_multiplexer_sessions`` raise ``SessionAlreadyRegisteredError`` (writing nothing) when

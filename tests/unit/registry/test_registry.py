@@ -13,12 +13,7 @@ from hypothesis import strategies as st
 
 from pinbroker.errors import InvalidSessionError, SessionAlreadyRegisteredError
 from pinbroker.pinmap._results import ChannelMapping
-from pinbroker.registry import (
-    MultiplexerRecord,
-    MultiplexerSessionRegistry,
-    SessionRecord,
-    SessionRegistry,
-)
+from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
 from pinbroker.store import MemoryStore, SqliteStore, Store
 from pinbroker.types import InstrumentTypeId, SessionName
 
@@ -144,6 +139,8 @@ def test_registering_nothing_is_allowed() -> None:
 
     registry.register([])
     registry.unregister([])
+    registry.register_multiplexers([])
+    registry.unregister_multiplexers([])
 
     assert store.writes == 0
 
@@ -152,81 +149,89 @@ def test_registering_nothing_is_allowed() -> None:
 
 
 def test_multiplexer_sessions_are_a_separate_name_space() -> None:
-    sessions = SessionRegistry()
-    multiplexers = MultiplexerSessionRegistry()
-    sessions.register([session("Mux1")])
+    registry = SessionRegistry()
+    registry.register([session("Mux1")])
 
-    multiplexers.register([mux("Mux1"), mux("Mux2", "")])
+    registry.register_multiplexers([mux("Mux1"), mux("Mux2", "")])
 
-    assert multiplexers.get("Mux1") == mux("Mux1")
-    assert [r.session_name for r in multiplexers.all()] == ["Mux1", "Mux2"]
-    assert [r.session_name for r in multiplexers.all("niSwitch")] == ["Mux1"]
-    assert multiplexers.is_registered("Mux2")
+    assert registry.get_multiplexer("Mux1") == mux("Mux1")
+    assert registry.get_multiplexer("nope") is None
+    assert registry.get("Mux1") == session("Mux1")
+    assert [r.session_name for r in registry.all_multiplexers()] == ["Mux1", "Mux2"]
+    assert [r.session_name for r in registry.all_multiplexers("niSwitch")] == ["Mux1"]
+    assert registry.is_multiplexer_registered("Mux2")
+    assert not registry.is_registered("Mux2")
     with pytest.raises(
         SessionAlreadyRegisteredError, match="multiplexer session 'Mux1' is already registered"
     ):
-        multiplexers.register([mux("Mux3"), mux("Mux1")])
+        registry.register_multiplexers([mux("Mux3"), mux("Mux1")])
     with pytest.raises(InvalidSessionError, match="multiplexer session 1 of 1 has an empty"):
-        multiplexers.register([mux("")])
-    assert not multiplexers.is_registered("Mux3")
-    assert multiplexers.unregister(["Mux1", "nope"]) == (mux("Mux1"),)
-    assert sessions.is_registered("Mux1")
+        registry.register_multiplexers([mux("")])
+    assert not registry.is_multiplexer_registered("Mux3")
+    assert registry.unregister_multiplexers(["Mux1", "nope"]) == (mux("Mux1"),)
+    assert not registry.is_multiplexer_registered("Mux1")
+    assert registry.is_registered("Mux1")
 
 
 # ---------------------------------------------------------------------------- store
 
 
 def test_registrations_are_written_through_and_reloaded(store: Store) -> None:
-    sessions = SessionRegistry(store)
-    multiplexers = MultiplexerSessionRegistry(store)
-    sessions.register([session("a", user="alice"), session("b")])
-    multiplexers.register([mux("m")])
-    sessions.unregister(["a"])
+    registry = SessionRegistry(store)
+    registry.register([session("a", user="alice"), session("b")])
+    registry.register_multiplexers([mux("m"), mux("n")])
+    registry.unregister(["a"])
+    registry.unregister_multiplexers(["n"])
 
     assert store.load_sessions() == [session("b")]
     assert store.load_multiplexer_sessions() == [mux("m")]
     reloaded = SessionRegistry(store)
     assert reloaded.all() == (session("b"),)
-    assert MultiplexerSessionRegistry(store).all() == (mux("m"),)
+    assert reloaded.all_multiplexers() == (mux("m"),)
     with pytest.raises(SessionAlreadyRegisteredError):
         reloaded.register([session("b")])
+    with pytest.raises(SessionAlreadyRegisteredError):
+        reloaded.register_multiplexers([mux("m")])
 
 
 def test_a_failing_store_changes_nothing() -> None:
     store = FailingStore()
-    sessions = SessionRegistry(store)
-    multiplexers = MultiplexerSessionRegistry(store)
-    sessions.register([session("a")])
-    multiplexers.register([mux("m")])
+    registry = SessionRegistry(store)
+    registry.register([session("a")])
+    registry.register_multiplexers([mux("m")])
     store.failing = True
 
     with pytest.raises(OSError, match="disk full"):
-        sessions.register([session("b")])
+        registry.register([session("b")])
     with pytest.raises(OSError, match="disk full"):
-        sessions.unregister(["a"])
+        registry.unregister(["a"])
     with pytest.raises(OSError, match="disk full"):
-        multiplexers.register([mux("n")])
+        registry.register_multiplexers([mux("n")])
     with pytest.raises(OSError, match="disk full"):
-        multiplexers.unregister(["m"])
+        registry.unregister_multiplexers(["m"])
 
-    assert sessions.all() == (session("a"),)
-    assert multiplexers.all() == (mux("m"),)
+    assert registry.all() == (session("a"),)
+    assert registry.all_multiplexers() == (mux("m"),)
     store.failing = False
-    sessions.register([session("b")])
+    registry.register([session("b")])
     assert store.load_sessions() == [session("a"), session("b")]
 
 
 def test_an_invalid_call_never_reaches_the_store() -> None:
     store = FailingStore()
-    sessions = SessionRegistry(store)
-    sessions.register([session("a")])
+    registry = SessionRegistry(store)
+    registry.register([session("a")])
+    registry.register_multiplexers([mux("m")])
     writes = store.writes
 
     with pytest.raises(InvalidSessionError):
-        sessions.register([session("")])
+        registry.register([session("")])
     with pytest.raises(SessionAlreadyRegisteredError):
-        sessions.register([session("a")])
-    sessions.unregister(["unknown"])
+        registry.register([session("a")])
+    with pytest.raises(SessionAlreadyRegisteredError):
+        registry.register_multiplexers([mux("m")])
+    registry.unregister(["unknown"])
+    registry.unregister_multiplexers(["unknown"])
 
     assert store.writes == writes
 

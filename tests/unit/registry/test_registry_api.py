@@ -10,7 +10,6 @@ import pinbroker.registry as package
 
 EXPECTED = {
     "MultiplexerRecord",
-    "MultiplexerSessionRegistry",
     "RegistryStore",
     "SessionRecord",
     "SessionRegistry",
