@@ -295,7 +295,8 @@ class _Reader:
                     section_element = None
                     handlers = {}
         except etree.XMLSyntaxError as exc:
-            raise self._fail(exc.lineno, f"malformed XML: {_syntax_message(exc)}") from None
+            line, message = _syntax_problem(exc, context.error_log)
+            raise self._fail(line, f"malformed XML: {message}") from None
         if count == 0:
             raise self._fail(None, "pin map has no root element")
 
@@ -730,7 +731,17 @@ class _Reader:
             table.routes[row] = (multiplexer, route_name)
 
 
-def _syntax_message(exc: etree.XMLSyntaxError) -> str:
+def _syntax_problem(exc: etree.XMLSyntaxError, log: Any) -> tuple[int | None, str]:
+    """Return (line, message) of the first error this parse logged.
+
+    lxml's own message can be a mere consequence, like "no element found" at line 0.
+    """
+    entries: Any = log.filter_from_errors()
+    for entry in entries:
+        if entry.message:
+            return (entry.line if entry.line >= 1 else None), entry.message.strip()
     message = str(exc.msg or exc)
     # lxml appends ", line N, column M"; the line is reported separately.
-    return re.sub(r",? line \d+, column \d+$", "", message).strip()
+    message = re.sub(r",? line \d+, column \d+$", "", message).strip()
+    line = exc.lineno if exc.lineno is not None and exc.lineno >= 1 else None
+    return line, message
