@@ -225,7 +225,7 @@ def start_server(config: ServerConfig) -> RunningServer:
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
 
     key_file: Path | None
-    if config.discovery_key_file is not None and str(config.discovery_key_file) == "":
+    if config.discovery_key_file is not None and config.discovery_key_file == Path(""):
         key_file = None
     else:
         key_file = config.discovery_key_file or default_key_file_path()
