@@ -11,6 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 from ni.measurementlink.sessionmanagement.v1.client import (
+    PinMapContext as NiPinMapContext,
+)
+from ni.measurementlink.sessionmanagement.v1.client import (
     SessionManagementClient as NiSessionManagementClient,
 )
 
@@ -171,7 +174,8 @@ def test_connection_order_matches_nis_published_client(
         {"instrument_type_id": INSTRUMENT_TYPE_NI_DMM},
     ]
     ni_client = NiSessionManagementClient(grpc_channel=grpc_channel)
-    with ni_client.reserve_sessions(context, ALL_NAMES) as ni_reservation:
+    ni_context = NiPinMapContext(pin_map_id=pin_map_id, sites=[1, 0])
+    with ni_client.reserve_sessions(ni_context, ALL_NAMES) as ni_reservation:
         expected = [_keys(ni_reservation.get_connections(object, **q)) for q in queries]  # type: ignore[arg-type]
     with sessions.reserve_sessions(context, ALL_NAMES) as reservation:
         actual = [_keys(reservation.get_connections(**q)) for q in queries]  # type: ignore[arg-type]
