@@ -62,7 +62,7 @@ class MonotonicClock:
             return
         remaining = deadline - time.monotonic()
         if remaining > 0:
-            condition.wait(remaining)
+            condition.wait(min(remaining, threading.TIMEOUT_MAX))  # callers re-check
 
 
 class FakeClock:

@@ -197,7 +197,11 @@ class ReservationTable:
                     message = self._describe_obstacles(request, seconds)
                     self._withdraw(request)
                     raise ReservationTimeoutError(message)
-                self._clock.wait_until(self._changed, deadline)
+                try:
+                    self._clock.wait_until(self._changed, deadline)
+                except BaseException:  # e.g. KeyboardInterrupt: leave nothing behind
+                    self._abandon(request)
+                    raise
 
     def reserve(
         self,
@@ -435,6 +439,13 @@ class ReservationTable:
         request.move_to(_State.FAILED)
         request.error = error
         self._changed.notify_all()
+
+    def _abandon(self, request: _Request) -> None:
+        """Forget a request whose waiter is interrupted, whatever its state."""
+        if request.state is not _State.FAILED:
+            self._fail(request, CancelledError(f"request {request.ticket.id} was abandoned"))
+        del self._requests[request.ticket.id]
+        self._dispatch()
 
     def _withdraw(self, request: _Request) -> None:
         """Remove a waiting request whose waiter gives up, letting those behind it through."""

@@ -19,7 +19,8 @@ _R = TypeVar("_R", SessionRecord, MultiplexerRecord)
 class MemoryStore:
     """In-memory :class:`~pinbroker.store.Store`: same semantics as ``SqliteStore``, no file.
 
-    See :class:`~pinbroker.store.Store` for what each method does and raises.
+    See :class:`~pinbroker.store.Store` for what each method does and raises; every method
+    raises ``ValueError`` once the store is closed.
     """
 
     def __init__(self) -> None:

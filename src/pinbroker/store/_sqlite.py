@@ -134,7 +134,9 @@ class SqliteStore:
     """:class:`~pinbroker.store.Store` in one SQLite file (see the module docstring for why WAL).
 
     Thread-safe: one connection, opened with ``check_same_thread=False``, guarded by a lock.
-    See :class:`~pinbroker.store.Store` for what each method does and raises.
+    See :class:`~pinbroker.store.Store` for what each method does and raises; every method
+    raises ``ValueError`` once the store is closed, and ``sqlite3.Error`` if SQLite fails (the
+    transaction is rolled back).
     """
 
     def __init__(

@@ -110,3 +110,31 @@ def test_monotonic_clock_without_deadline_waits_for_notify() -> None:
         condition.notify_all()
     assert woke.wait(30)
     thread.join()
+
+
+def test_monotonic_clock_accepts_a_deadline_beyond_the_platform_maximum() -> None:
+    clock = MonotonicClock()
+    condition = threading.Condition()
+    ready = threading.Event()
+    errors: list[BaseException] = []
+    flag: list[bool] = []
+
+    def wait_far() -> None:
+        try:
+            with condition:
+                ready.set()
+                while not flag:
+                    clock.wait_until(condition, clock.now() + 1e20)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=wait_far)
+    thread.start()
+    assert ready.wait(30)
+    with condition:
+        flag.append(True)
+        condition.notify_all()
+    thread.join(30)
+
+    assert not thread.is_alive()
+    assert errors == []

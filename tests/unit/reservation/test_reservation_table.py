@@ -557,3 +557,31 @@ def test_restore_after_shutdown_is_refused(table: ReservationTable) -> None:
     table.shutdown()
     with pytest.raises(ShuttingDownError):
         table.restore([restored(1, ["A"])])
+
+
+# ---------------------------------------------------------------------------- interruption
+
+
+class Interrupted(BaseException):
+    """Stands for KeyboardInterrupt and the like, raised while a waiter is blocked."""
+
+
+class InterruptingClock(FakeClock):
+    def wait_until(self, condition: threading.Condition, deadline: float | None) -> None:
+        raise Interrupted
+
+
+def test_an_interrupted_waiter_leaves_nothing_behind() -> None:
+    table = ReservationTable(clock=InterruptingClock())
+    table.reserve(["A"], owner="alice", timeout=0)
+    bob = table.request(["A", "B"], owner="bob")
+    carol = table.request(["B"], owner="carol")  # behind bob
+
+    with pytest.raises(Interrupted):
+        table.wait(bob, None)
+
+    assert waiting(table) == []
+    assert table.wait(carol, 0).session_names == ("B",)
+    assert table.cancel(bob) is False
+    with pytest.raises(ValueError, match="unknown or was waited on already"):
+        table.wait(bob, 0)
