@@ -20,11 +20,10 @@ RPC terminates, also after success, when ``cancel`` is a no-op)::
 
 from __future__ import annotations
 
-import enum
 import itertools
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 from pinbroker.errors import (
@@ -34,6 +33,8 @@ from pinbroker.errors import (
     ShuttingDownError,
 )
 from pinbroker.reservation._clock import Clock, MonotonicClock
+from pinbroker.reservation._request import Request as _Request
+from pinbroker.reservation._request import State as _State
 from pinbroker.reservation._timeout import check_timeout
 from pinbroker.reservation._values import (
     Reservation,
@@ -50,37 +51,6 @@ from pinbroker.types import SessionName
 __all__ = ["ReservationTable"]
 
 _NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
-
-
-class _State(enum.Enum):
-    """Life of a request between ``request`` and the end of ``wait``."""
-
-    WAITING = "waiting"  # queued
-    GRANTED = "granted"  # holds its sessions; its waiter has not taken the reservation yet
-    FAILED = "failed"  # cancelled or shut down; its waiter has not seen the error yet
-
-
-_TRANSITIONS: Mapping[_State, frozenset[_State]] = {
-    _State.WAITING: frozenset({_State.GRANTED, _State.FAILED}),
-    _State.GRANTED: frozenset({_State.FAILED}),
-    _State.FAILED: frozenset(),
-}
-
-
-@dataclass(slots=True, eq=False)
-class _Request:
-    ticket: Ticket
-    annotations: Mapping[str, str]
-    waiting_since: float
-    state: _State = _State.WAITING
-    error: Exception | None = None
-
-    def move_to(self, state: _State) -> None:
-        if state not in _TRANSITIONS[self.state]:
-            raise AssertionError(
-                f"request {self.ticket.id}: {self.state.value} -> {state.value} is not allowed"
-            )
-        self.state = state
 
 
 class ReservationTable:

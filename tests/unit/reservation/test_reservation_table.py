@@ -22,6 +22,7 @@ from pinbroker.reservation import (
     Reservation,
     ReservationId,
     ReservationTable,
+    Ticket,
 )
 from pinbroker.types import SessionName
 
@@ -585,3 +586,15 @@ def test_an_interrupted_waiter_leaves_nothing_behind() -> None:
     assert table.cancel(bob) is False
     with pytest.raises(ValueError, match="unknown or was waited on already"):
         table.wait(bob, 0)
+
+
+def test_request_states_only_move_forward() -> None:
+    from pinbroker.reservation._request import Request, State
+
+    request = Request(Ticket(ReservationId(1), (SessionName("A"),), "o"), {}, 0.0)
+    request.move_to(State.GRANTED)
+    with pytest.raises(AssertionError, match="granted -> waiting is not allowed"):
+        request.move_to(State.WAITING)
+    request.move_to(State.FAILED)
+    with pytest.raises(AssertionError, match="failed -> granted is not allowed"):
+        request.move_to(State.GRANTED)

@@ -1,0 +1,57 @@
+"""A request's life in the reservation table: an Enum of states with guarded transitions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pinbroker.reservation._values import Ticket
+
+__all__ = ["Request", "State"]
+
+
+class State(enum.Enum):
+    """Life of a request between ``request`` and the end of ``wait``."""
+
+    WAITING = "waiting"  # queued
+    GRANTED = "granted"  # holds its sessions; its waiter has not taken the reservation yet
+    FAILED = "failed"  # cancelled or shut down; its waiter has not seen the error yet
+
+
+_TRANSITIONS: Mapping[State, frozenset[State]] = {
+    State.WAITING: frozenset({State.GRANTED, State.FAILED}),
+    State.GRANTED: frozenset({State.FAILED}),
+    State.FAILED: frozenset(),
+}
+
+
+@dataclass(slots=True, eq=False)
+class Request:
+    """The table's private, mutable record of one request (guarded by the table's lock).
+
+    Attributes:
+        ticket: The caller's ticket.
+        annotations: The annotations its reservation will carry.
+        waiting_since: Wall-clock time of the request, for snapshots.
+        state: Where it is in its life; change it only with :meth:`move_to`.
+        error: Why it failed, once ``state`` is FAILED.
+    """
+
+    ticket: Ticket
+    annotations: Mapping[str, str]
+    waiting_since: float
+    state: State = State.WAITING
+    error: Exception | None = None
+
+    def move_to(self, state: State) -> None:
+        """Move to ``state``.
+
+        Raises:
+            AssertionError: If the table's logic attempts a transition that is not allowed.
+        """
+        if state not in _TRANSITIONS[self.state]:
+            raise AssertionError(
+                f"request {self.ticket.id}: {self.state.value} -> {state.value} is not allowed"
+            )
+        self.state = state
