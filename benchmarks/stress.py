@@ -374,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as state:
             server = start_server(
-                ServerConfig(port=0, state_dir=Path(state), discovery_key_file=Path(""))
+                ServerConfig(port=0, state_dir=Path(state), publish_key_file=False)
             )
             try:
                 with grpc_backend(server.address, sites=12) as backend:

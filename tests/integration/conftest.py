@@ -24,7 +24,7 @@ def start_pinbroker(tmp_path: Path) -> Iterator[ServerFactory]:
             "host": "127.0.0.1",
             "port": 0,
             "state_dir": tmp_path / "state",
-            "discovery_key_file": Path(""),
+            "publish_key_file": False,
             "grace_seconds": 1.0,
         }
         settings.update(overrides)

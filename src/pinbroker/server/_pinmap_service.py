@@ -49,9 +49,9 @@ class PinMapServicer(pb_grpc.PinMapServiceServicer):  # type: ignore[misc]
     def QueryRelays(
         self, request: pb.QueryRelaysRequest, context: grpc.ServicerContext
     ) -> pb.QueryRelaysResponse:
-        """List relays and relay groups, optionally of one instrument type."""
+        """List relays and relay groups (the published proto has no type filter here)."""
         pin_map = self._pin_maps.get(request.pin_map_id).pin_map
-        return relays_to_pb(*pin_map.query_relays(request.instrument_type_id))
+        return relays_to_pb(*pin_map.query_relays())
 
     def QueryResourceAccessInformation(
         self, request: pb.QueryResourceAccessInformationRequest, context: grpc.ServicerContext

@@ -71,8 +71,8 @@ class ServerConfig:
         in_memory: Keep state in memory only (nothing survives a restart); for tests.
         pin_map_files: Pin maps to preload; each one's id is its path as given.
         session_naming: How session names are formed.
-        discovery_key_file: Where to write the discovery key file; None = default path;
-            ``Path("")`` = do not write one.
+        discovery_key_file: Where to write the discovery key file; None = the default path.
+        publish_key_file: Whether to write the discovery key file at all.
         max_message_bytes: Largest request accepted (larger → RESOURCE_EXHAUSTED).
         worker_threads: gRPC worker threads.
         parse_limits: Pin map parser limits.
@@ -86,6 +86,7 @@ class ServerConfig:
     pin_map_files: tuple[Path, ...] = ()
     session_naming: SessionNaming = SessionNaming.TYPED
     discovery_key_file: Path | None = None
+    publish_key_file: bool = True
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     worker_threads: int = DEFAULT_WORKER_THREADS
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
@@ -225,7 +226,7 @@ def start_server(config: ServerConfig) -> RunningServer:
     health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
 
     key_file: Path | None
-    if config.discovery_key_file is not None and config.discovery_key_file == Path(""):
+    if not config.publish_key_file:
         key_file = None
     else:
         key_file = config.discovery_key_file or default_key_file_path()
