@@ -101,7 +101,7 @@ def session_record_from_pb(info: pb.SessionInformation) -> SessionRecord:
         channel_list=info.channel_list,
         instrument_type_id=InstrumentTypeId(info.instrument_type_id),
         channel_mappings=tuple(channel_mapping_from_pb(m) for m in info.channel_mappings),
-        annotations=tuple(sorted(info.annotations.items())),
+        annotations=dict(info.annotations),
     )
 
 
@@ -111,7 +111,7 @@ def multiplexer_record_from_pb(info: pb.MultiplexerSessionInformation) -> Multip
         session_name=SessionName(info.session.name),
         resource_name=info.resource_name,
         multiplexer_type_id=info.multiplexer_type_id,
-        annotations=tuple(sorted(info.annotations.items())),
+        annotations=dict(info.annotations),
     )
 
 

@@ -170,7 +170,7 @@ def start_server(config: ServerConfig) -> RunningServer:
             xml = Path(path).read_text(encoding="utf-8-sig")
             pin_maps.update(str(path), xml)
         registry = SessionRegistry(store)
-        table = ReservationTable()
+        table = ReservationTable(journal=store)
         sessions = SessionManager(
             pin_maps,
             table,
