@@ -116,6 +116,8 @@ _LISTENING = re.compile(r"pinbroker listening on (\S+):(\d+)")
 def serve_subprocess(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
     """Run ``pinbroker serve --port 0`` with a fresh state directory; stop it with SIGTERM.
 
+    The discovery key file goes into the state directory too, so no other pinbroker is disturbed.
+
     The address is read from the line the server prints once it accepts calls.
     """
     with tempfile.TemporaryDirectory(prefix="pinbroker-bench-") as state:
@@ -129,7 +131,7 @@ def serve_subprocess(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
             "--state-dir",
             state,
             "--discovery-key-file",
-            "",
+            str(Path(state) / "DiscoveryService.json"),
             "--log-level",
             "WARNING",
             *extra_args,
