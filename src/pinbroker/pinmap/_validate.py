@@ -69,29 +69,39 @@ class NameKind(enum.Enum):
 
 _PIN_KINDS = frozenset({NameKind.DUT_PIN, NameKind.SYSTEM_PIN})
 _RELAY_KINDS = frozenset({NameKind.SITE_RELAY, NameKind.SYSTEM_RELAY})
-# What each connection kind's pin_or_relay must be, and the hint when it is the other sibling.
+# What each connection kind's pin_or_relay must be: (kind, noun when unknown, noun when of the
+# wrong kind, hint when it is the sibling kind).
 _EXPECTED_NAME = {
-    ConnectionKind.PIN: (NameKind.DUT_PIN, "pin", {NameKind.SYSTEM_PIN: "SystemConnection"}),
-    ConnectionKind.MULTIPLEXED: (NameKind.DUT_PIN, "pin", {}),
+    ConnectionKind.PIN: (
+        NameKind.DUT_PIN,
+        "pin",
+        "DUT pin",
+        {NameKind.SYSTEM_PIN: "SystemConnection"},
+    ),
+    ConnectionKind.MULTIPLEXED: (NameKind.DUT_PIN, "pin", "DUT pin", {}),
     ConnectionKind.SYSTEM_PIN: (
         NameKind.SYSTEM_PIN,
+        "system pin",
         "system pin",
         {NameKind.DUT_PIN: "Connection"},
     ),
     ConnectionKind.RELAY: (
         NameKind.SITE_RELAY,
         "relay",
+        "site relay",
         {NameKind.SYSTEM_RELAY: "SystemRelayConnection"},
     ),
     ConnectionKind.SYSTEM_RELAY: (
         NameKind.SYSTEM_RELAY,
+        "system relay",
         "system relay",
         {NameKind.SITE_RELAY: "RelayConnection"},
     ),
 }
 
 
-# Per connection kind code: (expected name kind, noun, hints, tag, is system, is relay).
+# Per connection kind code: (expected name kind, unknown noun, wrong-kind noun, hints, tag,
+# is system, is relay).
 _RULES = tuple(
     (*_EXPECTED_NAME[kind], _ROW_TAG[kind], kind.is_system, kind.is_relay)
     for kind in ConnectionKind
@@ -419,10 +429,10 @@ def _check_connections(
     names = symbols.names
     bad_names: dict[tuple[int, str], str] = {}
     for kind_code, name in set(zip(table.kinds, table.names, strict=True)):
-        expected, noun, hints, tag, _, _ = _RULES[kind_code]
+        expected, noun, kind_noun, hints, tag, _, _ = _RULES[kind_code]
         actual = names.get(name)
         if actual is not expected:
-            bad_names[(kind_code, name)] = _name_problem(tag, noun, name, actual, hints)
+            bad_names[(kind_code, name)] = _name_problem(tag, noun, kind_noun, name, actual, hints)
 
     defined = frozenset(symbols.sites)
     site_lists = symbols.site_lists
@@ -479,7 +489,7 @@ def _report_rows(
             strict=True,
         )
     ):
-        _, _, _, tag, system, relay = _RULES[kind_code]
+        _, _, _, _, tag, system, relay = _RULES[kind_code]
         message = bad_names.get((kind_code, name))
         if message is not None:
             problems.append((line, message))
@@ -558,13 +568,18 @@ def _target_channel_problem(target: str, channel: str, relay: bool, symbols: Sym
 
 
 def _name_problem(
-    tag: str, noun: str, name: str, actual: NameKind | None, hints: Mapping[NameKind, str]
+    tag: str,
+    noun: str,
+    kind_noun: str,
+    name: str,
+    actual: NameKind | None,
+    hints: Mapping[NameKind, str],
 ) -> str:
     if actual is None:
         return f"{tag} refers to unknown {noun} '{name}'"
     hint = hints.get(actual)
     advice = f"; use {hint}" if hint else ""
-    return f"{tag} refers to '{name}', which is a {actual.value}, not a {noun}{advice}"
+    return f"{tag} refers to '{name}', which is a {actual.value}, not a {kind_noun}{advice}"
 
 
 def _drives_relays(instrument: Instrument) -> bool:
@@ -612,7 +627,7 @@ def _channel_problem(instrument: Instrument, channel: str, symbols: Symbols) -> 
                 return f"channel {number} of '{instrument.name}' is in no ChannelGroup"
         return None
     if kind is InstrumentKind.CUSTOM and channel not in instrument.channels:
-        declared = _preview(instrument.channels)
+        declared = _preview(dict.fromkeys(instrument.channels))
         return (
             f"channel '{channel}' is not a Channel id of Instrument '{instrument.name}' "
             f"(declared: {declared})"
