@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--session-names",
         choices=["typed", "resource"],
         default="typed",
-        help="session naming: typed = '<type>-<resource>' (NI 2025 Q3+), resource = resource name (default: %(default)s)",
+        help="session naming: typed = '<type>-<resource>' (NI 2025 Q3+), "
+        "resource = resource name (default: %(default)s)",
     )
     serve.add_argument(
         "--discovery-key-file",

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -64,10 +63,10 @@ class Serve:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def env(tmp_path: Path) -> dict[str, str]:
     environment = dict(os.environ)
     environment["PINBROKER_DISCOVERY_KEY_FILE"] = str(tmp_path / "key" / "DiscoveryService.json")
-    yield environment
+    return environment
 
 
 def test_serve_survives_sigkill_and_stops_on_sigterm(tmp_path: Path, env: dict[str, str]) -> None:
@@ -126,8 +125,18 @@ def test_serve_preloads_pin_maps_and_rejects_a_bad_one(tmp_path: Path, env: dict
     bad = tmp_path / "bad.pinmap"
     bad.write_text(PIN_MAP_XML.replace('pin="OUT" siteNumber', 'pin="OUT2" siteNumber'))
     result = subprocess.run(
-        [sys.executable, "-m", "pinbroker.cli", "serve", "--port", "0", "--pin-map", str(bad),
-         "--state-dir", str(tmp_path / "s2")],
+        [
+            sys.executable,
+            "-m",
+            "pinbroker.cli",
+            "serve",
+            "--port",
+            "0",
+            "--pin-map",
+            str(bad),
+            "--state-dir",
+            str(tmp_path / "s2"),
+        ],
         capture_output=True,
         text=True,
         env=env,

@@ -29,7 +29,7 @@ __all__ = ["CancelHook", "SessionManager"]
 
 _logger = logging.getLogger(__name__)
 
-CancelHook = Callable[[Callable[[], object]], bool]
+CancelHook = Callable[[Callable[[], None]], bool]
 """Registers a callback to run if the caller goes away; returns False if it already has."""
 
 
@@ -218,8 +218,12 @@ class SessionManager:
                 ) from exc
         try:
             ticket = self._table.request(session_names, owner=owner, annotations=annotations)
-            if on_cancel is not None and not on_cancel(lambda: self._table.cancel(ticket)):
-                self._table.cancel(ticket)  # the caller is gone already
+
+            def cancel() -> None:
+                self._table.cancel(ticket)
+
+            if on_cancel is not None and not on_cancel(cancel):
+                cancel()  # the caller is gone already
             return self._table.wait(ticket, timeout)
         finally:
             self._waiters.release()
@@ -376,4 +380,3 @@ def _multiplexer_view(record: MultiplexerRecord) -> MultiplexerView:
         session_exists=True,
         annotations=dict(record.annotations),
     )
-

@@ -13,7 +13,7 @@ from pinbroker.server._convert_pinmap import pins_to_pb, relays_to_pb, resource_
 __all__ = ["PinMapServicer"]
 
 
-class PinMapServicer(pb_grpc.PinMapServiceServicer):  # type: ignore[misc]
+class PinMapServicer(pb_grpc.PinMapServiceServicer):
     """Implements ``ni.measurementlink.pinmap.v1.PinMapService``."""
 
     def __init__(self, pin_maps: PinMapRepository) -> None:
@@ -33,9 +33,7 @@ class PinMapServicer(pb_grpc.PinMapServiceServicer):  # type: ignore[misc]
         stored = self._pin_maps.update(request.pin_map_id, request.pin_map_xml)
         return pb.PinMap(pin_map_id=stored.pin_map_id)
 
-    def GetPinMap(
-        self, request: pb.GetPinMapRequest, context: grpc.ServicerContext
-    ) -> pb.PinMap:
+    def GetPinMap(self, request: pb.GetPinMapRequest, context: grpc.ServicerContext) -> pb.PinMap:
         """Return the pin map resource."""
         return pb.PinMap(pin_map_id=self._pin_maps.get(request.pin_map_id).pin_map_id)
 

@@ -25,8 +25,8 @@ from pinbroker.server._convert_sessions import (
 __all__ = ["SessionManagementServicer"]
 
 
-def _cancel_hook(context: grpc.ServicerContext) -> Callable[[Callable[[], object]], bool]:
-    def register(callback: Callable[[], object]) -> bool:
+def _cancel_hook(context: grpc.ServicerContext) -> Callable[[Callable[[], None]], bool]:
+    def register(callback: Callable[[], None]) -> bool:
         return bool(context.add_callback(callback))
 
     return register
@@ -42,7 +42,7 @@ def _owner(context: grpc.ServicerContext, annotations: dict[str, str]) -> str:
     return f"{context.peer()} ({'@'.join(who)})" if who else context.peer()
 
 
-class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):  # type: ignore[misc]
+class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     """Implements ``ni.measurementlink.sessionmanagement.v1.SessionManagementService``."""
 
     def __init__(self, sessions: SessionManager) -> None:
@@ -146,9 +146,7 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):  # ty
         context: grpc.ServicerContext,
     ) -> pb.GetAllRegisteredMultiplexerSessionsResponse:
         """Every registered multiplexer session, optionally of one type."""
-        views = self._sessions.get_all_registered_multiplexer_sessions(
-            request.multiplexer_type_id
-        )
+        views = self._sessions.get_all_registered_multiplexer_sessions(request.multiplexer_type_id)
         return pb.GetAllRegisteredMultiplexerSessionsResponse(
             multiplexer_sessions=[multiplexer_view_to_pb(v) for v in views]
         )

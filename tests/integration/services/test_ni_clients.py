@@ -43,7 +43,9 @@ def test_pin_map_a_dcpower_group_spans_instruments(
     ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    pin_map_id = pin_maps.update_pin_map(
+        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+    )
     assert pin_map_id.endswith("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites.pinmap")
 
     with sessions.reserve_sessions(
@@ -69,7 +71,9 @@ def test_pin_map_a_scope_site_1_with_system_pin(
     ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    pin_map_id = pin_maps.update_pin_map(
+        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+    )
     with sessions.reserve_session(
         PinMapContext(pin_map_id=pin_map_id, sites=[1]), ["C", "S2"]
     ) as reservation:
@@ -83,7 +87,9 @@ def test_pin_map_d_multiplexed_routes(
     ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapD_3Instruments_4DutPins_2Sites_2Multiplexers"))
+    pin_map_id = pin_maps.update_pin_map(
+        ni_pinmap("PinMapD_3Instruments_4DutPins_2Sites_2Multiplexers")
+    )
     with sessions.reserve_sessions(
         PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), ["A"]
     ) as reservation:
@@ -101,7 +107,9 @@ def test_reserved_session_blocks_second_reservation_until_unreserved(
     ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    pin_map_id = pin_maps.update_pin_map(
+        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+    )
     context = PinMapContext(pin_map_id=pin_map_id, sites=[0])
     first = sessions.reserve_sessions(context, ["C"], timeout=0)
     with pytest.raises(grpc.RpcError) as caught:
@@ -129,7 +137,9 @@ def test_register_then_reserve_all_registered(
     ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    pin_map_id = pin_maps.update_pin_map(
+        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+    )
     with sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=None)) as reservation:
         infos = reservation.session_info
         assert [i.session_name for i in infos] == [
@@ -163,7 +173,9 @@ def test_waiter_whose_deadline_passes_leaves_the_queue(
     grpc_channel: grpc.Channel,
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites"))
+    pin_map_id = pin_maps.update_pin_map(
+        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+    )
     context = PinMapContext(pin_map_id=pin_map_id, sites=[0])
     holder = sessions.reserve_sessions(context, ["C"], timeout=0)
     stub = pb_grpc.SessionManagementServiceStub(grpc_channel)

@@ -41,13 +41,19 @@ Call = Callable[[], object]
 
 
 @pytest.fixture
-def stubs(grpc_channel: grpc.Channel) -> tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]:
+def stubs(
+    grpc_channel: grpc.Channel,
+) -> tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]:
     pin_maps = pm_grpc.PinMapServiceStub(grpc_channel)
-    pin_maps.UpdatePinMapFromXml(pm.UpdatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=PIN_MAP_XML))
+    pin_maps.UpdatePinMapFromXml(
+        pm.UpdatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=PIN_MAP_XML)
+    )
     return pin_maps, sm_grpc.SessionManagementServiceStub(grpc_channel)
 
 
-def _context(pin_map_id: str = PIN_MAP_ID, sites: tuple[int, ...] = ()) -> pin_map_context_pb2.PinMapContext:
+def _context(
+    pin_map_id: str = PIN_MAP_ID, sites: tuple[int, ...] = ()
+) -> pin_map_context_pb2.PinMapContext:
     return pin_map_context_pb2.PinMapContext(pin_map_id=pin_map_id, sites=list(sites))
 
 
@@ -61,23 +67,64 @@ def _session(name: str) -> sm.SessionInformation:
     return sm.SessionInformation(session=session_pb2.Session(name=name), resource_name=name)
 
 
-def test_reserve_sessions_rows(stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]) -> None:
+def test_reserve_sessions_rows(
+    stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub],
+) -> None:
     _, sessions = stubs
-    code, details = _status(lambda: sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context(sites=(7,)))))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "site 7" in details
-    code, details = _status(lambda: sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context(), pin_or_relay_names=["VDD2"])))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "'VDD2'" in details
-    code, details = _status(lambda: sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context(), timeout_in_milliseconds=-2)))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "-2" in details
-    code, details = _status(lambda: sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context("nope.pinmap"))))
-    assert code == grpc.StatusCode.NOT_FOUND and "nope.pinmap" in details
+    code, details = _status(
+        lambda: sessions.ReserveSessions(
+            sm.ReserveSessionsRequest(pin_map_context=_context(sites=(7,)))
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "site 7" in details
+    code, details = _status(
+        lambda: sessions.ReserveSessions(
+            sm.ReserveSessionsRequest(pin_map_context=_context(), pin_or_relay_names=["VDD2"])
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'VDD2'" in details
+    code, details = _status(
+        lambda: sessions.ReserveSessions(
+            sm.ReserveSessionsRequest(pin_map_context=_context(), timeout_in_milliseconds=-2)
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "-2" in details
+    code, details = _status(
+        lambda: sessions.ReserveSessions(
+            sm.ReserveSessionsRequest(pin_map_context=_context("nope.pinmap"))
+        )
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert "nope.pinmap" in details
 
-    held = sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context(), pin_or_relay_names=["VDD"]))
+    held = sessions.ReserveSessions(
+        sm.ReserveSessionsRequest(pin_map_context=_context(), pin_or_relay_names=["VDD"])
+    )
     assert [s.session.name for s in held.sessions] == ["niDCPower-SMU1/0, SMU1/1"]
     assert all(s.session_reserved for s in held.sessions)
-    code, details = _status(lambda: sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context(sites=(1,)), pin_or_relay_names=["Supplies"], timeout_in_milliseconds=0)))
-    assert code == grpc.StatusCode.UNAVAILABLE and "niDCPower-SMU1/0, SMU1/1" in details
-    code, _ = _status(lambda: sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context(sites=(1,)), pin_or_relay_names=["VDD"], timeout_in_milliseconds=50)))
+    code, details = _status(
+        lambda: sessions.ReserveSessions(
+            sm.ReserveSessionsRequest(
+                pin_map_context=_context(sites=(1,)),
+                pin_or_relay_names=["Supplies"],
+                timeout_in_milliseconds=0,
+            )
+        )
+    )
+    assert code == grpc.StatusCode.UNAVAILABLE
+    assert "niDCPower-SMU1/0, SMU1/1" in details
+    code, _ = _status(
+        lambda: sessions.ReserveSessions(
+            sm.ReserveSessionsRequest(
+                pin_map_context=_context(sites=(1,)),
+                pin_or_relay_names=["VDD"],
+                timeout_in_milliseconds=50,
+            )
+        )
+    )
     assert code == grpc.StatusCode.UNAVAILABLE
     sessions.UnreserveSessions(sm.UnreserveSessionsRequest(sessions=held.sessions))
     # unreserving what is free is not an error (decision 13)
@@ -95,10 +142,17 @@ def test_reserve_response_carries_groups_multiplexers_and_annotations(
             annotations={"ni/reserved.username": "tester"},
         )
     )
-    assert {k: list(v.pin_or_relay_names) for k, v in response.group_mappings.items()} == {"Supplies": ["VDD"]}
-    assert [(m.session.name, m.multiplexer_type_id) for m in response.multiplexer_sessions] == [("MUX1", "RelayMux")]
+    assert {k: list(v.pin_or_relay_names) for k, v in response.group_mappings.items()} == {
+        "Supplies": ["VDD"]
+    }
+    assert [(m.session.name, m.multiplexer_type_id) for m in response.multiplexer_sessions] == [
+        ("MUX1", "RelayMux")
+    ]
     dmm = next(s for s in response.sessions if s.instrument_type_id == "niDMM")
-    assert [(m.pin_or_relay_name, m.site, m.channel, m.multiplexer_resource_name, m.multiplexer_route) for m in dmm.channel_mappings] == [("OUT", 1, "0", "MUX1", "r1")]
+    assert [
+        (m.pin_or_relay_name, m.site, m.channel, m.multiplexer_resource_name, m.multiplexer_route)
+        for m in dmm.channel_mappings
+    ] == [("OUT", 1, "0", "MUX1", "r1")]
     assert all(dict(s.annotations) == {"ni/reserved.username": "tester"} for s in response.sessions)
     listed = sessions.GetSessions(sm.GetSessionsRequest())
     assert {s.session.name: (s.session_reserved, s.session_exists) for s in listed.sessions} == {
@@ -107,88 +161,184 @@ def test_reserve_response_carries_groups_multiplexers_and_annotations(
     }
 
 
-def test_register_rows(stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]) -> None:
+def test_register_rows(
+    stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub],
+) -> None:
     _, sessions = stubs
     sessions.RegisterSessions(sm.RegisterSessionsRequest(sessions=[_session("A")]))
-    code, details = _status(lambda: sessions.RegisterSessions(sm.RegisterSessionsRequest(sessions=[_session("B"), _session("A")])))
-    assert code == grpc.StatusCode.ALREADY_EXISTS and "'A'" in details
-    code, _ = _status(lambda: sessions.RegisterSessions(sm.RegisterSessionsRequest(sessions=[_session("")])))
+    code, details = _status(
+        lambda: sessions.RegisterSessions(
+            sm.RegisterSessionsRequest(sessions=[_session("B"), _session("A")])
+        )
+    )
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    assert "'A'" in details
+    code, _ = _status(
+        lambda: sessions.RegisterSessions(sm.RegisterSessionsRequest(sessions=[_session("")]))
+    )
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     # all-or-nothing: B was not registered by the failed call
     names = [s.session.name for s in sessions.GetSessions(sm.GetSessionsRequest()).sessions]
     assert names == ["A"]
 
-    mux = sm.MultiplexerSessionInformation(session=session_pb2.Session(name="MUX1"), resource_name="MUX1", multiplexer_type_id="RelayMux")
-    sessions.RegisterMultiplexerSessions(sm.RegisterMultiplexerSessionsRequest(multiplexer_sessions=[mux]))
-    code, _ = _status(lambda: sessions.RegisterMultiplexerSessions(sm.RegisterMultiplexerSessionsRequest(multiplexer_sessions=[mux])))
+    mux = sm.MultiplexerSessionInformation(
+        session=session_pb2.Session(name="MUX1"),
+        resource_name="MUX1",
+        multiplexer_type_id="RelayMux",
+    )
+    sessions.RegisterMultiplexerSessions(
+        sm.RegisterMultiplexerSessionsRequest(multiplexer_sessions=[mux])
+    )
+    code, _ = _status(
+        lambda: sessions.RegisterMultiplexerSessions(
+            sm.RegisterMultiplexerSessionsRequest(multiplexer_sessions=[mux])
+        )
+    )
     assert code == grpc.StatusCode.ALREADY_EXISTS
     empty = sm.MultiplexerSessionInformation(session=session_pb2.Session(name=""))
-    code, _ = _status(lambda: sessions.RegisterMultiplexerSessions(sm.RegisterMultiplexerSessionsRequest(multiplexer_sessions=[empty])))
+    code, _ = _status(
+        lambda: sessions.RegisterMultiplexerSessions(
+            sm.RegisterMultiplexerSessionsRequest(multiplexer_sessions=[empty])
+        )
+    )
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    registered = sessions.GetAllRegisteredMultiplexerSessions(sm.GetAllRegisteredMultiplexerSessionsRequest(multiplexer_type_id="RelayMux"))
+    registered = sessions.GetAllRegisteredMultiplexerSessions(
+        sm.GetAllRegisteredMultiplexerSessionsRequest(multiplexer_type_id="RelayMux")
+    )
     assert [m.session.name for m in registered.multiplexer_sessions] == ["MUX1"]
-    connected = sessions.GetMultiplexerSessions(sm.GetMultiplexerSessionsRequest(pin_map_context=_context(sites=(0,))))
-    assert [(m.session.name, m.session_exists) for m in connected.multiplexer_sessions] == [("MUX1", True)]
-    sessions.UnregisterMultiplexerSessions(sm.UnregisterMultiplexerSessionsRequest(multiplexer_sessions=[mux]))
-    assert not sessions.GetAllRegisteredMultiplexerSessions(sm.GetAllRegisteredMultiplexerSessionsRequest()).multiplexer_sessions
+    connected = sessions.GetMultiplexerSessions(
+        sm.GetMultiplexerSessionsRequest(pin_map_context=_context(sites=(0,)))
+    )
+    assert [(m.session.name, m.session_exists) for m in connected.multiplexer_sessions] == [
+        ("MUX1", True)
+    ]
+    sessions.UnregisterMultiplexerSessions(
+        sm.UnregisterMultiplexerSessionsRequest(multiplexer_sessions=[mux])
+    )
+    assert not sessions.GetAllRegisteredMultiplexerSessions(
+        sm.GetAllRegisteredMultiplexerSessionsRequest()
+    ).multiplexer_sessions
 
 
-def test_reserve_all_registered_rows(stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]) -> None:
+def test_reserve_all_registered_rows(
+    stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub],
+) -> None:
     _, sessions = stubs
-    code, _ = _status(lambda: sessions.ReserveAllRegisteredSessions(sm.ReserveAllRegisteredSessionsRequest(timeout_in_milliseconds=-5)))
+    code, _ = _status(
+        lambda: sessions.ReserveAllRegisteredSessions(
+            sm.ReserveAllRegisteredSessionsRequest(timeout_in_milliseconds=-5)
+        )
+    )
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     sessions.RegisterSessions(sm.RegisterSessionsRequest(sessions=[_session("A")]))
     first = sessions.ReserveAllRegisteredSessions(sm.ReserveAllRegisteredSessionsRequest())
     assert [s.session.name for s in first.sessions] == ["A"]
-    code, _ = _status(lambda: sessions.ReserveAllRegisteredSessions(sm.ReserveAllRegisteredSessionsRequest(timeout_in_milliseconds=0)))
+    code, _ = _status(
+        lambda: sessions.ReserveAllRegisteredSessions(
+            sm.ReserveAllRegisteredSessionsRequest(timeout_in_milliseconds=0)
+        )
+    )
     assert code == grpc.StatusCode.UNAVAILABLE
 
 
-def test_get_multiplexer_sessions_rows(stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]) -> None:
+def test_get_multiplexer_sessions_rows(
+    stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub],
+) -> None:
     _, sessions = stubs
-    code, _ = _status(lambda: sessions.GetMultiplexerSessions(sm.GetMultiplexerSessionsRequest(pin_map_context=_context(sites=(3,)))))
+    code, _ = _status(
+        lambda: sessions.GetMultiplexerSessions(
+            sm.GetMultiplexerSessionsRequest(pin_map_context=_context(sites=(3,)))
+        )
+    )
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    code, _ = _status(lambda: sessions.GetMultiplexerSessions(sm.GetMultiplexerSessionsRequest(pin_map_context=_context("missing"))))
+    code, _ = _status(
+        lambda: sessions.GetMultiplexerSessions(
+            sm.GetMultiplexerSessionsRequest(pin_map_context=_context("missing"))
+        )
+    )
     assert code == grpc.StatusCode.NOT_FOUND
 
 
-def test_pin_map_service_rows(stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]) -> None:
+def test_pin_map_service_rows(
+    stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub],
+) -> None:
     pin_maps, _ = stubs
     for bad_id in ("", "has space"):
-        code, _ = _status(lambda bad_id=bad_id: pin_maps.CreatePinMapFromXml(pm.CreatePinMapFromXmlRequest(pin_map_id=bad_id, pin_map_xml=PIN_MAP_XML)))
+        code, _ = _status(
+            lambda bad_id=bad_id: pin_maps.CreatePinMapFromXml(
+                pm.CreatePinMapFromXmlRequest(pin_map_id=bad_id, pin_map_xml=PIN_MAP_XML)
+            )
+        )
         assert code == grpc.StatusCode.INVALID_ARGUMENT
-    code, details = _status(lambda: pin_maps.CreatePinMapFromXml(pm.CreatePinMapFromXmlRequest(pin_map_id="x", pin_map_xml="<PinMap>")))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "line" in details
-    code, _ = _status(lambda: pin_maps.CreatePinMapFromXml(pm.CreatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=PIN_MAP_XML)))
+    code, details = _status(
+        lambda: pin_maps.CreatePinMapFromXml(
+            pm.CreatePinMapFromXmlRequest(pin_map_id="x", pin_map_xml="<PinMap>")
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "line" in details
+    code, _ = _status(
+        lambda: pin_maps.CreatePinMapFromXml(
+            pm.CreatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=PIN_MAP_XML)
+        )
+    )
     assert code == grpc.StatusCode.ALREADY_EXISTS
     bad = PIN_MAP_XML.replace('pin="VDD" siteNumber="1"', 'pin="VDD2" siteNumber="1"')
-    code, details = _status(lambda: pin_maps.UpdatePinMapFromXml(pm.UpdatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=bad)))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "VDD2" in details
+    code, details = _status(
+        lambda: pin_maps.UpdatePinMapFromXml(
+            pm.UpdatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=bad)
+        )
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "VDD2" in details
     # the failed update changed nothing
-    assert [p.display_name for p in pin_maps.QueryPins(pm.QueryPinsRequest(pin_map_id=PIN_MAP_ID)).pins] == ["VDD", "OUT"]
+    assert [
+        p.display_name for p in pin_maps.QueryPins(pm.QueryPinsRequest(pin_map_id=PIN_MAP_ID)).pins
+    ] == ["VDD", "OUT"]
     for call in (
         lambda: pin_maps.GetPinMap(pm.GetPinMapRequest(pin_map_id="missing")),
         lambda: pin_maps.QueryPins(pm.QueryPinsRequest(pin_map_id="missing")),
         lambda: pin_maps.QueryRelays(pm.QueryRelaysRequest(pin_map_id="missing")),
-        lambda: pin_maps.QueryResourceAccessInformation(pm.QueryResourceAccessInformationRequest(pin_map_id="missing")),
-        lambda: pin_maps.QueryResourceAccessInformation(pm.QueryResourceAccessInformationRequest(pin_map_id=PIN_MAP_ID, sites=[5])),
+        lambda: pin_maps.QueryResourceAccessInformation(
+            pm.QueryResourceAccessInformationRequest(pin_map_id="missing")
+        ),
+        lambda: pin_maps.QueryResourceAccessInformation(
+            pm.QueryResourceAccessInformationRequest(pin_map_id=PIN_MAP_ID, sites=[5])
+        ),
     ):
         code, _ = _status(call)
         assert code == grpc.StatusCode.NOT_FOUND
     for names in (["VDD2"], [""]):
-        code, _ = _status(lambda names=names: pin_maps.QueryResourceAccessInformation(pm.QueryResourceAccessInformationRequest(pin_map_id=PIN_MAP_ID, pin_or_relay_names=names)))
+        code, _ = _status(
+            lambda names=names: pin_maps.QueryResourceAccessInformation(
+                pm.QueryResourceAccessInformationRequest(
+                    pin_map_id=PIN_MAP_ID, pin_or_relay_names=names
+                )
+            )
+        )
         assert code == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_query_resource_access_information(stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub]) -> None:
+def test_query_resource_access_information(
+    stubs: tuple[pm_grpc.PinMapServiceStub, sm_grpc.SessionManagementServiceStub],
+) -> None:
     pin_maps, _ = stubs
     response = pin_maps.QueryResourceAccessInformation(
-        pm.QueryResourceAccessInformationRequest(pin_map_id=PIN_MAP_ID, sites=[0], pin_or_relay_names=["Supplies", "OUT"])
+        pm.QueryResourceAccessInformationRequest(
+            pin_map_id=PIN_MAP_ID, sites=[0], pin_or_relay_names=["Supplies", "OUT"]
+        )
     )
-    assert [(r.resource_name, r.channel_list, r.instrument_type_id) for r in response.resource_access_information] == [
+    assert [
+        (r.resource_name, r.channel_list, r.instrument_type_id)
+        for r in response.resource_access_information
+    ] == [
         ("SMU1/0, SMU1/1", "SMU1/0", "niDCPower"),
         ("DMM1", "0", "niDMM"),
     ]
     dmm_mapping = response.resource_access_information[1].channel_mappings[0]
-    assert (dmm_mapping.multiplexer_resource_name, dmm_mapping.multiplexer_route, dmm_mapping.multiplexer_type_id) == ("MUX1", "r0", "RelayMux")
+    assert (
+        dmm_mapping.multiplexer_resource_name,
+        dmm_mapping.multiplexer_route,
+        dmm_mapping.multiplexer_type_id,
+    ) == ("MUX1", "r0", "RelayMux")
     assert list(response.group_mappings["Supplies"].pin_or_relay_names) == ["VDD"]
