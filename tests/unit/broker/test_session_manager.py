@@ -26,7 +26,9 @@ from pinbroker.types import InstrumentTypeId, SessionName, SessionNaming
 XML = """<?xml version="1.0" encoding="utf-8"?>
 <PinMap schemaVersion="1.6" xmlns="http://www.ni.com/TestStand/SemiconductorModule/PinMap.xsd">
   <Instruments>
-    <NIDCPowerInstrument name="SMU1" numberOfChannels="2"><ChannelGroup name="G" /></NIDCPowerInstrument>
+    <NIDCPowerInstrument name="SMU1" numberOfChannels="2">
+      <ChannelGroup name="G" />
+    </NIDCPowerInstrument>
     <NIDAQmxTask name="Task1" taskType="AI" channelList="Dev1/ai0, Dev1/ai1" />
   </Instruments>
   <Pins><DUTPin name="VDD" /><DUTPin name="SENSE" /></Pins>
@@ -145,7 +147,7 @@ def test_waiting_slots_are_capped_but_free_sessions_are_still_granted() -> None:
                 on_cancel=on_cancel,
             )
             outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 (recorded for the assertion)
+        except BaseException as exc:
             outcome.append(exc)
 
     thread = threading.Thread(target=wait_forever)
@@ -156,7 +158,8 @@ def test_waiting_slots_are_capped_but_free_sessions_are_still_granted() -> None:
         _reserve(manager, sites=[0], timeout=5)
     manager.shutdown()
     thread.join(10)
-    assert outcome and outcome[0] is not None
+    assert len(outcome) == 1
+    assert type(outcome[0]).__name__ == "ShuttingDownError"
 
 
 def test_reserve_timeout_names_the_holder() -> None:
