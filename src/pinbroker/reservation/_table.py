@@ -123,6 +123,8 @@ class ReservationTable:
             self._requests[ticket.id] = request
             self._queue[ticket.id] = request
             self._dispatch()
+            if ticket.id in self._queue:
+                self._changed.notify_all()  # observers in wait_for_waiting
             return ticket
 
     def wait(self, ticket: Ticket, timeout: float | None) -> Reservation:
@@ -326,6 +328,19 @@ class ReservationTable:
         with self._lock:
             holder = self._holders.get(SessionName(session_name))
             return _NO_ANNOTATIONS if holder is None else self._reservations[holder].annotations
+
+    def wait_for_waiting(self, count: int, timeout: float) -> bool:
+        """Block until at least ``count`` requests are queued (for observers and tests).
+
+        Args:
+            count: How many waiting requests to wait for.
+            timeout: Real seconds to wait at most.
+
+        Returns:
+            True if that many requests were queued before the timeout.
+        """
+        with self._lock:
+            return self._changed.wait_for(lambda: len(self._queue) >= count, timeout)
 
     def snapshot(self) -> TableSnapshot:
         """Return who holds which session and who waits, as frozen values."""
