@@ -73,7 +73,7 @@ def test_entry_point_signatures() -> None:
 
 
 def test_default_limits_admit_a_large_pin_map() -> None:
-    assert DEFAULT_LIMITS == ParseLimits()
+    assert ParseLimits() == DEFAULT_LIMITS
     assert DEFAULT_LIMITS.max_bytes == 64 * 1024 * 1024
     assert DEFAULT_LIMITS.max_elements >= 2_000_000
 

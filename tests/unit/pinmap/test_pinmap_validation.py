@@ -14,10 +14,22 @@ EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "two_site.pinmap"
 
 EVERY_PROBLEM = (
     "pin map line 8: channel 1 of 'SMU1' is in ChannelGroup 'G0' and ChannelGroup 'G1'",
-    "pin map line 9: ChannelGroup 'G2' of 'SMU1': channels='3-5': channel 5 is out of range (numberOfChannels=4)",
-    "pin map line 10: ChannelGroup 'G3' of 'SMU1': channels='2-x': '2-x' is not a channel number or range like 0-3",
-    "pin map line 12: NIDCPowerInstrument 'SMU2': numberOfChannels='four' is not a positive whole number",
-    "pin map line 15: ChannelGroup 'Part' of 'SMU3' overlaps ChannelGroup 'All', which takes every channel",
+    (
+        "pin map line 9: ChannelGroup 'G2' of 'SMU1': channels='3-5': channel 5 is out of "
+        "range (numberOfChannels=4)"
+    ),
+    (
+        "pin map line 10: ChannelGroup 'G3' of 'SMU1': channels='2-x': '2-x' is not a "
+        "channel number or range like 0-3"
+    ),
+    (
+        "pin map line 12: NIDCPowerInstrument 'SMU2': numberOfChannels='four' is not a "
+        "positive whole number"
+    ),
+    (
+        "pin map line 15: ChannelGroup 'Part' of 'SMU3' overlaps ChannelGroup 'All', which "
+        "takes every channel"
+    ),
     "pin map line 16: duplicate ChannelGroup 'All' in 'SMU3' (also on line 14)",
     "pin map line 19: duplicate instrument name 'HSD1': already declared on line 18",
     "pin map line 20: NIScopeInstrument is missing attribute 'numberOfChannels'",
@@ -37,22 +49,43 @@ EVERY_PROBLEM = (
     "pin map line 67: Site has siteNumber='one', which is not a site number",
     "pin map line 68: <DUTPin> belongs in <Pins>, not in <Sites>",
     "pin map line 71: Connection refers to unknown pin 'VDD2'",
-    "pin map line 72: Connection refers to 'S', which is a system pin, not a DUT pin; use SystemConnection",
-    "pin map line 73: SystemConnection refers to 'A', which is a DUT pin, not a system pin; use Connection",
+    (
+        "pin map line 72: Connection refers to 'S', which is a system pin, not a DUT pin; "
+        "use SystemConnection"
+    ),
+    (
+        "pin map line 73: SystemConnection refers to 'A', which is a DUT pin, not a system "
+        "pin; use Connection"
+    ),
     "pin map line 74: Connection refers to unknown site 5",
     "pin map line 75: Connection siteNumber='0,x' is not a site number or comma-separated list",
     "pin map line 76: Connection refers to unknown instrument 'SMU9'",
     "pin map line 77: Connection instrument 'MUX1' is a Multiplexer, not an instrument",
     "pin map line 78: Connection: channel 32 of 'HSD1' is out of range (numberOfChannels=32)",
     "pin map line 79: Connection: channel 'a' of 'HSD1' is not a channel number",
-    "pin map line 80: Connection: channel 'ch9' is not a Channel id of Instrument 'VISA1' (declared: 'ch0')",
+    (
+        "pin map line 80: Connection: channel 'ch9' is not a Channel id of Instrument "
+        "'VISA1' (declared: 'ch0')"
+    ),
     "pin map line 81: Connection is missing attribute 'channel'",
     "pin map line 82: Connection: channel 3 of 'SMU1' is in no ChannelGroup",
-    "pin map line 84: MultiplexedDUTPinRoute multiplexer 'RLY1' is an NIRelayDriverModule, not a Multiplexer",
+    (
+        "pin map line 84: MultiplexedDUTPinRoute multiplexer 'RLY1' is an "
+        "NIRelayDriverModule, not a Multiplexer"
+    ),
     "pin map line 85: MultiplexedDUTPinRoute refers to unknown multiplexer 'MUX9'",
-    "pin map line 87: RelayConnection refers to 'KS', which is a system relay, not a site relay; use SystemRelayConnection",
-    "pin map line 88: RelayConnection relayDriverModule 'HSD1' is an NIDigitalPatternInstrument, not an NIRelayDriverModule",
-    "pin map line 89: SystemRelayConnection: control line 'K64' of 'RLY1' is out of range (numberOfControlLines=64)",
+    (
+        "pin map line 87: RelayConnection refers to 'KS', which is a system relay, not a "
+        "site relay; use SystemRelayConnection"
+    ),
+    (
+        "pin map line 88: RelayConnection relayDriverModule 'HSD1' is an "
+        "NIDigitalPatternInstrument, not an NIRelayDriverModule"
+    ),
+    (
+        "pin map line 89: SystemRelayConnection: control line 'K64' of 'RLY1' is out of "
+        "range (numberOfControlLines=64)"
+    ),
     "pin map line 90: SystemRelayConnection refers to unknown relay driver module 'RLY7'",
 )
 
