@@ -15,17 +15,6 @@ DATA = REPO / "tests" / "data"
 EXAMPLE = REPO / "examples" / "two_site.pinmap"
 NI_PYTHON = "ni__measurement-plugin-python__"
 
-# The two corpus files this engine rejects (docs/pinmap-engine.md, "Two corpus files").
-REJECTED = {
-    "ni__semi-test-library-dotnet__AllCases.pinmap": (
-        "MultiplexedDUTPinRoute multiplexer 'RELAY_2567_C1_S09' is an NIRelayDriverModule, "
-        "not a Multiplexer"
-    ),
-    "sean-moore3__nitsm-devtools-python__daqmx__tests_Data__6d286816.pinmap": (
-        "refers to unknown instrument 'SMU"
-    ),
-}
-
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
