@@ -19,6 +19,7 @@ from pathlib import Path
 
 __all__ = [
     "REPO",
+    "CpuMeter",
     "Row",
     "ServerProcess",
     "environment",
@@ -97,6 +98,37 @@ def environment() -> dict[str, str]:
     }
 
 
+class CpuMeter:
+    """Share of the whole machine's CPU time that was busy between ``start`` and ``stop``.
+
+    Reads ``/proc/stat`` (Linux); ``busy`` is None elsewhere.
+    """
+
+    def __init__(self) -> None:
+        self._start: list[int] | None = None
+        self.busy: float | None = None
+
+    @staticmethod
+    def _read() -> list[int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                return [int(v) for v in stat.readline().split()[1:]]
+        except OSError:
+            return None
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> None:
+        end = self._read()
+        if self._start is None or end is None:
+            return
+        delta = [b - a for a, b in zip(self._start, end, strict=False)]
+        total = sum(delta)
+        idle = delta[3] + (delta[4] if len(delta) > 4 else 0)  # idle + iowait
+        self.busy = 1 - idle / total if total else None
+
+
 class ServerProcess:
     """A ``pinbroker serve`` subprocess on a free port (see :func:`serve_subprocess`)."""
 
@@ -113,14 +145,21 @@ _LISTENING = re.compile(r"pinbroker listening on (\S+):(\d+)")
 
 
 @contextmanager
-def serve_subprocess(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
+def serve_subprocess(
+    extra_args: Sequence[str] = (), *, store: str = "sqlite"
+) -> Iterator[ServerProcess]:
     """Run ``pinbroker serve --port 0`` with a fresh state directory; stop it with SIGTERM.
+
+    ``store="memory"`` runs :mod:`benchmarks._memory_server` instead (the same server with its
+    state in memory), for the diagnostic comparison.
 
     The discovery key file goes into the state directory too, so no other pinbroker is disturbed.
 
     The address is read from the line the server prints once it accepts calls.
     """
     with tempfile.TemporaryDirectory(prefix="pinbroker-bench-") as state:
+        if store not in ("sqlite", "memory"):
+            raise ValueError(f"unknown store {store!r}")
         command = [
             sys.executable,
             "-m",
@@ -136,6 +175,8 @@ def serve_subprocess(extra_args: Sequence[str] = ()) -> Iterator[ServerProcess]:
             "WARNING",
             *extra_args,
         ]
+        if store == "memory":
+            command = [sys.executable, "-m", "benchmarks._memory_server"]
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -2,16 +2,21 @@
 
 Both run against a real ``pinbroker serve`` subprocess; the clients are threads of this
 process, each with a channel and a seed client of its own (as separate measurement processes
-would have), all cycling reserve + unreserve with the seed client.
+would have).
 
 * throughput: a 16-pin x 32-site map where every site has instruments of its own; each of
   32 threads reserves a digital and a power pin on its own site (two sessions nobody else
-  wants) for ``duration`` seconds; the same with 1 thread. Ratio = grants/s (32) / grants/s (1).
+  wants) and unreserves them, for ``duration`` seconds; the same with 1 thread. Ratio = cycles/s
+  (32) / cycles/s (1). The share of the machine's CPU that was busy is reported with it, and,
+  as a reference, the same ratio for a cycle of two ``Health/Check`` calls (the gRPC floor).
 * fairness: 16 threads each reserve two random sites of 4 (overlapping sessions) with an
   infinite timeout, hold them for a random number of iterations of busy work, unreserve.
   Reported: max wait / mean wait (wait = from sending ReserveSessions to its answer), and the
   number of double grants, found from the hold intervals per session as in
   ``benchmarks.stress`` (must be 0).
+
+With ``diagnose`` the throughput is also measured against the same server with its state in
+memory (no SQLite journal), to show what persistence costs.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ import random
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from benchmarks._common import Row, percentile, serve_subprocess
+from benchmarks._common import CpuMeter, Row, percentile, serve_subprocess
 from benchmarks.stress import grpc_backend, run_stress
 
 __all__ = ["run"]
@@ -32,20 +39,47 @@ NAME = "contention"
 THROUGHPUT_TARGET = 1.6
 THROUGHPUT_SITES = 32
 
+Cycle = Callable[[], None]
+CycleFactory = Callable[[grpc.Channel, int], Cycle]
+
 
 def _forever(rng: random.Random) -> float | None:
     return None
 
 
-def _throughput(
-    address: str, pin_map_id: str, pins: list[str], threads: int, duration: float
-) -> float:
-    """Return grants per second of ``threads`` clients, each cycling on a site of its own."""
+def _reserve_cycles(pin_map_id: str, pins: list[str]) -> CycleFactory:
     from ni_measurementlink_service.session_management import (
         PinMapContext,
         SessionManagementClient,
     )
 
+    def factory(channel: grpc.Channel, number: int) -> Cycle:
+        sessions = SessionManagementClient(grpc_channel=channel)
+        context = PinMapContext(pin_map_id=pin_map_id, sites=[number])
+
+        def cycle() -> None:
+            sessions.reserve_sessions(context, pins, timeout=0).unreserve()
+
+        return cycle
+
+    return factory
+
+
+def _health_cycles(channel: grpc.Channel, number: int) -> Cycle:
+    stub = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest(service="")
+
+    def cycle() -> None:
+        stub.Check(request)
+        stub.Check(request)
+
+    return cycle
+
+
+def _throughput(
+    address: str, threads: int, duration: float, make_cycle: CycleFactory
+) -> tuple[float, float | None]:
+    """Return (cycles per second, machine CPU busy share) of ``threads`` cycling clients."""
     stop = threading.Event()
     ready = threading.Barrier(threads + 1)
     counts = [0] * threads
@@ -55,15 +89,13 @@ def _throughput(
         channel = grpc.insecure_channel(address)
         try:
             grpc.channel_ready_future(channel).result(timeout=30)
-            sessions = SessionManagementClient(grpc_channel=channel)
-            context = PinMapContext(pin_map_id=pin_map_id, sites=[number])
+            cycle = make_cycle(channel, number)
             for _ in range(5):  # warm up the connection
-                sessions.reserve_sessions(context, pins, timeout=0).unreserve()
+                cycle()
             ready.wait()
             done = 0
             while not stop.is_set():
-                reservation = sessions.reserve_sessions(context, pins, timeout=0)
-                reservation.unreserve()
+                cycle()
                 done += 1
             counts[number] = done
         except BaseException as exc:  # reported below
@@ -76,39 +108,74 @@ def _throughput(
     for worker in workers:
         worker.start()
     ready.wait()
+    meter = CpuMeter()
+    meter.start()
     began = time.perf_counter()
     stop.wait(duration)  # the measurement window, not synchronisation
     stop.set()
     for worker in workers:
         worker.join(60)
     elapsed = time.perf_counter() - began
+    meter.stop()
     if errors:
         raise RuntimeError(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
-    return sum(counts) / elapsed
+    return sum(counts) / elapsed, meter.busy
 
 
-def run(*, quick: bool) -> list[Row]:
+def _cpu(busy: float | None) -> str:
+    return "n/a" if busy is None else f"{busy * 100:.0f}%"
+
+
+def _ratio_row(
+    metric: str,
+    address: str,
+    duration: float,
+    make_cycle: CycleFactory,
+    *,
+    target: bool,
+) -> Row:
+    one, one_cpu = _throughput(address, 1, duration, make_cycle)
+    many, many_cpu = _throughput(address, THROUGHPUT_SITES, duration, make_cycle)
+    ratio = many / one
+    return Row(
+        NAME,
+        metric,
+        f"{ratio:.2f}x",
+        f">= {THROUGHPUT_TARGET}x" if target else "",
+        ratio >= THROUGHPUT_TARGET if target else None,
+        f"{many:.0f} vs {one:.0f} cycles/s over {duration:g} s; machine CPU busy "
+        f"{_cpu(many_cpu)} vs {_cpu(one_cpu)}",
+    )
+
+
+def run(*, quick: bool, diagnose: bool = False) -> list[Row]:
     """Run the contention benchmarks against a fresh ``pinbroker serve`` subprocess."""
-    duration = 1.5 if quick else 10.0
+    duration = 1.5 if quick else 8.0
     fairness_cycles = 320 if quick else 3200
     rows: list[Row] = []
     with serve_subprocess() as server:
         with grpc_backend(server.address, sites=THROUGHPUT_SITES) as backend:
-            pin_map_id, pins = backend.pin_map_id, backend.pins
-        one = _throughput(server.address, pin_map_id, pins, 1, duration)
-        many = _throughput(server.address, pin_map_id, pins, THROUGHPUT_SITES, duration)
-        ratio = many / one
+            reserve = _reserve_cycles(backend.pin_map_id, backend.pins)
         rows.append(
-            Row(
-                NAME,
-                f"throughput, {THROUGHPUT_SITES} threads on disjoint sites / 1 thread",
-                f"{ratio:.2f}x",
-                f">= {THROUGHPUT_TARGET}x",
-                ratio >= THROUGHPUT_TARGET,
-                f"{many:.0f} vs {one:.0f} reserve+unreserve cycles/s over {duration:g} s",
+            _ratio_row(
+                f"throughput, {THROUGHPUT_SITES} threads on disjoint sites / 1 thread "
+                "(reserve + unreserve)",
+                server.address,
+                duration,
+                reserve,
+                target=True,
             )
         )
-
+        rows.append(
+            _ratio_row(
+                f"reference: the same for 2 x Health.Check (gRPC floor), "
+                f"{THROUGHPUT_SITES} threads / 1 thread",
+                server.address,
+                duration,
+                _health_cycles,
+                target=False,
+            )
+        )
         with grpc_backend(server.address, sites=4) as backend:
             report = run_stress(
                 backend,
@@ -118,6 +185,19 @@ def run(*, quick: bool) -> list[Row]:
                 max_set=2,
                 seed=7,
                 timeout_of=_forever,
+            )
+    if diagnose:
+        with serve_subprocess(store="memory") as server:
+            with grpc_backend(server.address, sites=THROUGHPUT_SITES) as backend:
+                reserve = _reserve_cycles(backend.pin_map_id, backend.pins)
+            rows.append(
+                _ratio_row(
+                    "diagnostic: throughput ratio as above, state in memory (no SQLite)",
+                    server.address,
+                    duration,
+                    reserve,
+                    target=False,
+                )
             )
     if report.errors or report.stuck_threads:
         raise RuntimeError(
@@ -145,7 +225,7 @@ def run(*, quick: bool) -> list[Row]:
             str(doubles),
             "0",
             doubles == 0,
-            f"{len(waits)} grants, 8 sessions",
+            f"{len(waits)} grants of 2 random sites of 4 (8 sessions), infinite timeouts",
         )
     )
     return rows

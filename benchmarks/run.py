@@ -4,6 +4,7 @@ Usage (from the repository root, in the project's virtual environment)::
 
     python -m benchmarks            # full run (minutes); updates docs/performance.md
     python -m benchmarks --quick    # everything small (< 1 minute); prints only
+    python -m benchmarks --diagnose # also against an in-memory-state server (cost of SQLite)
     python -m benchmarks --only reserve,contention --output /tmp/perf.md
 
 Each benchmark reports ratios of times measured in the same run (absolute times on a shared
@@ -30,38 +31,40 @@ END = "<!-- results:end -->"
 DEFAULT_OUTPUT = REPO / "docs" / "performance.md"
 
 
-def _reserve(quick: bool) -> list[Row]:
+def _reserve(quick: bool, diagnose: bool) -> list[Row]:
     from benchmarks import reserve_cycle
 
-    return reserve_cycle.run(quick=quick)
+    return reserve_cycle.run(quick=quick, diagnose=diagnose)
 
 
-def _scale(quick: bool) -> list[Row]:
+def _scale(quick: bool, diagnose: bool) -> list[Row]:
     from benchmarks import pinmap_scale
 
     return pinmap_scale.run(quick=quick)
 
 
-def _contention(quick: bool) -> list[Row]:
+def _contention(quick: bool, diagnose: bool) -> list[Row]:
     from benchmarks import contention
 
-    return contention.run(quick=quick)
+    return contention.run(quick=quick, diagnose=diagnose)
 
 
-BENCHMARKS: dict[str, Callable[[bool], list[Row]]] = {
+BENCHMARKS: dict[str, Callable[[bool, bool], list[Row]]] = {
     "reserve": _reserve,
     "scale": _scale,
     "contention": _contention,
 }
 
 
-def run_benchmarks(names: Sequence[str], *, quick: bool) -> tuple[list[Row], dict[str, float]]:
+def run_benchmarks(
+    names: Sequence[str], *, quick: bool, diagnose: bool = False
+) -> tuple[list[Row], dict[str, float]]:
     """Run the named benchmarks; return their rows and each one's wall time in seconds."""
     rows: list[Row] = []
     durations: dict[str, float] = {}
     for name in names:
         began = time.perf_counter()
-        produced = BENCHMARKS[name](quick)
+        produced = BENCHMARKS[name](quick, diagnose)
         durations[name] = time.perf_counter() - began
         for row in produced:
             print(row.line(), flush=True)
@@ -116,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="also measure against a server with its state in memory (what SQLite costs)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(BENCHMARKS),
         help=f"comma-separated subset of {', '.join(BENCHMARKS)}",
@@ -134,11 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
 
-    rows, durations = run_benchmarks(names, quick=args.quick)
+    rows, durations = run_benchmarks(names, quick=args.quick, diagnose=args.diagnose)
     timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in durations.items())
     print(f"done: {len(rows)} rows ({timing})")
     if output is not None:
         command = "python -m benchmarks" + (" --quick" if args.quick else "")
+        command += " --diagnose" if args.diagnose else ""
         if names != list(BENCHMARKS):
             command += f" --only {','.join(names)}"
         write_results(output, render(rows, quick=args.quick, command=command))
