@@ -25,7 +25,7 @@ def test_quick_benchmark_run_produces_every_row(tmp_path: Path) -> None:
     lines = completed.stdout.splitlines()
     for benchmark, rows in (("reserve cycle", 4), ("pin map scale", 6), ("contention", 4)):
         assert sum(line.startswith(f"{benchmark}: ") for line in lines) == rows, benchmark
-    table = [line for line in output.read_text().splitlines() if line.startswith("| ")]
+    table = [line for line in output.read_text().splitlines() if line.startswith("|")]
     assert len(table) == 2 + 4 + 6 + 4  # header, rule, rows
     assert any("double grants" in line and "| 0 |" in line for line in table)
 
