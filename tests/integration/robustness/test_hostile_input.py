@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import grpc
@@ -230,6 +231,40 @@ def test_unknown_element_flood_is_answered_quickly(
     update(xml)  # loading (with warnings) or refusing are both fine; taking long is not
 
     _assert_still_serving(grpc_channel)
+
+
+def _retained_bytes(xml: str) -> int:
+    """Python memory still allocated after loading ``xml`` while the result is kept."""
+    tracemalloc.start()
+    try:
+        try:
+            kept: object = load_pinmap(xml)
+        except (PinMapParseError, PinMapTooLargeError) as exc:
+            kept = exc
+        retained, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del kept
+    return retained
+
+
+MAX_AMPLIFICATION = 10  # retained bytes per byte of XML
+
+
+def test_a_real_pin_map_keeps_a_few_bytes_per_byte_of_xml() -> None:
+    xml = generate_pinmap(PinMapSpec(pins=256, sites=32)).xml
+    assert _retained_bytes(xml) < MAX_AMPLIFICATION * len(xml)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one warning string is kept per unknown element (about 270 bytes per 4-byte <x/>); "
+    "see docs/performance.md, 'Hostile input'",
+)
+def test_unknown_element_flood_does_not_amplify_memory() -> None:
+    """200k unknown elements in <Pins>: a registered pin map would keep their warnings forever."""
+    xml = ROOT + "<Pins>" + "<x/>" * 200_000 + "</Pins></PinMap>"
+    assert _retained_bytes(xml) < MAX_AMPLIFICATION * len(xml)
 
 
 def test_undecodable_request_is_not_an_internal_error(grpc_channel: grpc.Channel) -> None:
