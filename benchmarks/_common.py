@@ -93,6 +93,7 @@ def environment() -> dict[str, str]:
         "lxml": _version("lxml"),
         "pinbroker": _version("pinbroker"),
         "cpus": str(os.cpu_count()),
+        "load": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
         "cpu": _cpu_model(),
         "platform": platform.platform(),
     }

@@ -87,7 +87,7 @@ def render(rows: Sequence[Row], *, quick: bool, command: str) -> str:
         "",
         f"Python {env['python']}, grpcio {env['grpcio']}, protobuf {env['protobuf']}, "
         f"lxml {env['lxml']}, pinbroker {env['pinbroker']}; {env['cpus']} CPUs ({env['cpu']}); "
-        f"{env['platform']}.",
+        f"{env['platform']}; load average at start {env['load']} (1/5/15 min).",
         "",
         "| benchmark | metric | value | target | met | measured |",
         "|---|---|---|---|---|---|",
