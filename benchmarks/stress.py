@@ -20,7 +20,9 @@ is a site of a generated pin map whose sites have instruments of their own, and 
 contributes two sessions).
 
 ``python -m benchmarks.stress --reservations 100000`` runs the table stress at 10^5 grants
-(add ``--grpc 10000`` for a gRPC run against an in-process server).
+(add ``--grpc 10000`` for a gRPC run against an in-process server, with its state in SQLite as
+deployed or, with ``--grpc-state memory``, in memory). The exit status is 1 if any property is
+violated.
 """
 
 from __future__ import annotations
@@ -351,6 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--grpc", type=int, default=0, metavar="N", help="also make N grants through gRPC"
     )
+    parser.add_argument(
+        "--grpc-state",
+        choices=["sqlite", "memory"],
+        default="sqlite",
+        help="the gRPC run's server state: SQLite (as deployed) or memory only",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -374,7 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as state:
             server = start_server(
-                ServerConfig(port=0, state_dir=Path(state), publish_key_file=False)
+                ServerConfig(
+                    port=0,
+                    state_dir=Path(state),
+                    in_memory=args.grpc_state == "memory",
+                    publish_key_file=False,
+                )
             )
             try:
                 with grpc_backend(server.address, sites=12) as backend:
