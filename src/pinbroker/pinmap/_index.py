@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from pinbroker.pinmap._model import ConnectionKind, ConnectionTable, RawPinMap
+from pinbroker.pinmap._model import RawPinMap, RowsAt
 from pinbroker.pinmap._sessions import SessionSpec, plan_sessions, resource_names
 from pinbroker.pinmap._validate import NameKind, Symbols
 from pinbroker.types import InstrumentTypeId
@@ -18,10 +18,6 @@ from pinbroker.types import InstrumentTypeId
 __all__ = ["PinMapIndex", "RowsAt", "build_index", "default_names", "rows_of"]
 
 _Key = TypeVar("_Key", str, int)
-
-RowsAt = int | list[int]
-"""Rows filed under one (name, site): a single row index (the common case, and the cheapest to
-store), or a list of several in document order. Never mutated after load."""
 
 
 def rows_of(entry: RowsAt) -> Sequence[int]:
@@ -87,11 +83,11 @@ def build_index(raw: RawPinMap, symbols: Symbols) -> PinMapIndex:
     index.instrument_session = plan.instrument_session
     index.multiplexer_rank = {name: rank for rank, name in enumerate(symbols.multiplexers)}
     dcpower = plan.dcpower_session
-    for target, channel in symbols.channel_pairs:
-        by_channel = dcpower.get(target)
-        if by_channel is None:
+    for target in symbols.targets:
+        if target not in dcpower:
             connected_instruments[plan.instrument_session[target]].add(target)
-            continue
+    for target, channel in symbols.dcpower_pairs:
+        by_channel = dcpower[target]
         number = int(channel)
         rank = by_channel.get(number)
         if rank is None:
@@ -99,13 +95,14 @@ def build_index(raw: RawPinMap, symbols: Symbols) -> PinMapIndex:
         connected_dcpower[rank].add((instrument_ranks[target], number))
         index.dcpower_channel[(target, channel)] = (rank, f"{target}/{number}")
 
-    type_names: dict[str, set[str]] = {}
+    index.site_rows = table.site_rows
+    index.system_rows = table.system_rows
     for instrument in instruments:
-        names = index.names_by_type.setdefault(instrument.instrument_type_id, set())
-        type_names[instrument.name] = names
-    _file_rows(table, symbols.site_lists, type_names, index)
+        names = table.names_by_target.get(instrument.name)
+        if names:
+            index.names_by_type.setdefault(instrument.instrument_type_id, set()).update(names)
     for row, (multiplexer, _) in table.routes.items():
-        sites = symbols.site_lists[table.site_texts[row]]
+        sites = table.site_lists[table.site_texts[row]]
         index.multiplexer_sites.setdefault(multiplexer, set()).update(sites)
 
     names_in_order = [instrument.name for instrument in instruments]
@@ -113,45 +110,6 @@ def build_index(raw: RawPinMap, symbols: Symbols) -> PinMapIndex:
         plan, instrument_ranks, connected_instruments, connected_dcpower, names_in_order
     )
     return index
-
-
-def _file_rows(
-    table: ConnectionTable,
-    site_lists: dict[str, tuple[int, ...]],
-    type_names: dict[str, set[str]],
-    index: PinMapIndex,
-) -> None:
-    """File every row under (name, site), or under name for system rows; note name types."""
-    site_rows = index.site_rows
-    system_rows = index.system_rows
-    system_kinds = (int(ConnectionKind.SYSTEM_PIN), int(ConnectionKind.SYSTEM_RELAY))
-    rows = zip(table.kinds, table.names, table.site_texts, table.targets, strict=True)
-    for row, (kind, name, site_text, target) in enumerate(rows):
-        type_names[target].add(name)
-        if kind in system_kinds:
-            _file(system_rows, name, row)
-            continue
-        per_site = site_rows.get(name)
-        if per_site is None:
-            per_site = site_rows[name] = {}
-        for site in site_lists[site_text]:
-            current = per_site.get(site)
-            if current is None:
-                per_site[site] = row
-            elif isinstance(current, int):
-                per_site[site] = [current, row]
-            else:
-                current.append(row)
-
-
-def _file(entries: dict[_Key, RowsAt], key: _Key, row: int) -> None:
-    current: RowsAt | None = entries.get(key)
-    if current is None:
-        entries[key] = row
-    elif isinstance(current, int):
-        entries[key] = [current, row]
-    else:
-        current.append(row)
 
 
 def default_names(symbols: Symbols, raw: RawPinMap) -> tuple[str, ...]:

@@ -61,6 +61,7 @@ def load_pinmap(
     raw = parse_pinmap(data, limits, source)
     del data
     symbols = validate(raw)
+    raw.line_map = None  # it holds the document; nothing needs lines after validation
     if raw.problems:
         problems = _sorted(raw.problems)
         first_line, first_message = problems[0]
@@ -230,7 +231,7 @@ class PinMap:
         table = self._raw.connections
         site_lists = self._symbols.site_lists
         for row in table.rows():
-            yield table.view(row, site_lists[table.site_texts[row]])
+            yield table.view(row, site_lists.get(table.site_texts[row], ()))
 
     def instrument(self, name: str) -> Instrument:
         """Return the instrument called ``name``.

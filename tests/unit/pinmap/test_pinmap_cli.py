@@ -51,13 +51,14 @@ def test_check_reports_hostile_large_and_missing_files(tmp_path: Path) -> None:
 def test_check_prints_warnings_without_failing(tmp_path: Path) -> None:
     odd = tmp_path / "odd.pinmap"
     odd.write_text(
-        Path(EXAMPLE).read_text(encoding="utf-8").replace("<Sites>", "<Sites>stray"),
+        Path(EXAMPLE).read_text(encoding="utf-8").replace("<Sites>", "<Sites><Planet/>"),
         encoding="utf-8",
     )
     out = io.StringIO()
     assert run_check([str(odd)], out=out) == 0
     assert (
-        out.getvalue() == f"{odd}: warning: pin map line 81: text 'stray' inside <Sites> ignored\n"
+        out.getvalue()
+        == f"{odd}: warning: pin map line 81: unknown element <Planet> in <Sites> ignored\n"
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from pinbroker.errors import PinMapParseError
 from pinbroker.pinmap import (
@@ -21,6 +23,7 @@ from pinbroker.pinmap import (
     RelayPosition,
     load_pinmap,
 )
+from pinbroker.pinmap._lines import LineMap
 from pinbroker.pinmap._numbers import NumberSyntaxError, parse_channel_ranges, parse_site_list
 from pinbroker.types import SessionNaming
 
@@ -97,24 +100,18 @@ def test_declarations_of_the_example(two_site: PinMap) -> None:
 def test_connections_of_every_kind_are_kept_in_document_order(two_site: PinMap) -> None:
     connections = list(two_site.connections())
     assert two_site.connection_count == len(connections) == 23
-    assert connections[0] == Connection(ConnectionKind.PIN, "VDD", (0,), "SMU1", "0", "", "", 86)
-    assert connections[4] == Connection(
-        ConnectionKind.SYSTEM_PIN, "VREF", (), "SMU2", "2", "", "", 90
-    )
+    assert connections[0] == Connection(ConnectionKind.PIN, "VDD", (0,), "SMU1", "0", "", "")
+    assert connections[4] == Connection(ConnectionKind.SYSTEM_PIN, "VREF", (), "SMU2", "2", "", "")
     assert connections[9].sites == (0, 1)
     routes = [c for c in connections if c.kind is ConnectionKind.MULTIPLEXED]
     assert routes == [
-        Connection(
-            ConnectionKind.MULTIPLEXED, "VSENSE", (0,), "DMM1", "0", "MUX1", "ch0->com0", 101
-        ),
-        Connection(
-            ConnectionKind.MULTIPLEXED, "VSENSE", (1,), "DMM1", "0", "MUX1", "ch1->com0", 102
-        ),
+        Connection(ConnectionKind.MULTIPLEXED, "VSENSE", (0,), "DMM1", "0", "MUX1", "ch0->com0"),
+        Connection(ConnectionKind.MULTIPLEXED, "VSENSE", (1,), "DMM1", "0", "MUX1", "ch1->com0"),
     ]
     assert connections[-3:] == [
-        Connection(ConnectionKind.RELAY, "K_LOAD", (0,), "RLY1", "K0", "", "", 108),
-        Connection(ConnectionKind.RELAY, "K_LOAD", (1,), "RLY1", "K1", "", "", 109),
-        Connection(ConnectionKind.SYSTEM_RELAY, "K_MAIN", (), "RLY1", "K63", "", "", 110),
+        Connection(ConnectionKind.RELAY, "K_LOAD", (0,), "RLY1", "K0", "", ""),
+        Connection(ConnectionKind.RELAY, "K_LOAD", (1,), "RLY1", "K1", "", ""),
+        Connection(ConnectionKind.SYSTEM_RELAY, "K_MAIN", (), "RLY1", "K63", "", ""),
     ]
 
 
@@ -203,7 +200,7 @@ def test_comments_processing_instructions_and_empty_sections_are_ignored() -> No
 def test_tolerated_oddities_become_warnings() -> None:
     pin_map = load_pinmap(
         _minimal(
-            "<Sites>pa\n<Site siteNumber='0'/></Sites>\n"
+            "<Sites>\n<Site siteNumber='0'/></Sites>\n"
             "<Future><Thing/></Future>\n"
             "<Pins><DUTPin name='A'><Odd/></DUTPin><Weird/></Pins>",
             root=f'{NS} schemaVersion="2.0"',
@@ -211,7 +208,6 @@ def test_tolerated_oddities_become_warnings() -> None:
     )
     assert pin_map.warnings == (
         "pin map line 2: schemaVersion 2.0 is not 1.x; reading it like the 1.x format",
-        "pin map line 3: text 'pa' inside <Sites> ignored",
         "pin map line 5: unknown element <Future> in PinMap ignored",
         "pin map line 6: unexpected <Odd> inside <DUTPin> ignored",
         "pin map line 6: unknown element <Weird> in <Pins> ignored",
@@ -290,3 +286,42 @@ def test_channel_ranges(text: str, expected: tuple[int, ...]) -> None:
 def test_malformed_channel_ranges(text: str, message: str) -> None:
     with pytest.raises(NumberSyntaxError, match=message):
         parse_channel_ranges(text, 8)
+
+
+def test_children_of_connections_are_warned_about() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        '<Connection pin="VDD" siteNumber="0" instrument="SMU1" channel="0" />',
+        '<Connection pin="VDD" siteNumber="0" instrument="SMU1" channel="0"><Odd/></Connection>',
+    )
+    pin_map = load_pinmap(text)
+    assert pin_map.warnings == ("pin map line 86: unexpected <Odd> inside <Connection> ignored",)
+    assert pin_map.resolve() == load_pinmap(EXAMPLE.read_bytes()).resolve()
+
+
+TRICKY = (
+    b"<r>\n<a\n x=\"1>\n2\"\n y='>'/>\n<!-- <fake/>\n -->\n<![CDATA[ <no/>\n ]]><b/>\r<c/>\r\n"
+    b'<?pi <x/>\n?><d/><e\n/>\n<f a="&gt;"\n>text</f></r>'
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        TRICKY,
+        EXAMPLE.read_bytes(),
+        (Path(__file__).resolve().parents[3] / "tests/data/legacy_tolerant.pinmap").read_bytes(),
+        (
+            Path(__file__).resolve().parents[3] / "tests/data/pinmap_invalid/every_problem.pinmap"
+        ).read_bytes(),
+    ],
+)
+def test_line_map_agrees_with_libxml2_sourceline(document: bytes) -> None:
+    expected = [
+        element.sourceline
+        for _, element in etree.iterparse(
+            io.BytesIO(document), events=("start",), remove_comments=True, remove_pis=True
+        )
+    ]
+    line_map = LineMap(document)
+    assert [line_map.line(ordinal) for ordinal in range(1, len(expected) + 1)] == expected
+    assert line_map.lines([3, 1, 3]) == {1: expected[0], 3: expected[2]}
