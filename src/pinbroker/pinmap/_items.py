@@ -31,6 +31,7 @@ from pinbroker.types import InstrumentTypeId
 
 __all__ = [
     "MAX_KEPT_ELEMENTS",
+    "MAX_WARNINGS",
     "CustomInstrumentBuilder",
     "DCPowerBuilder",
     "ItemBuilder",
@@ -45,6 +46,9 @@ __all__ = [
 MAX_KEPT_ELEMENTS = 100_000
 """Most child elements kept as written (model-based and unknown instruments) per pin map."""
 
+MAX_WARNINGS = 100
+"""Most warnings kept per pin map; the rest are counted in one last warning."""
+
 
 class ItemContext:
     """What builders need from the reader: the records, interning and problem reporting."""
@@ -55,14 +59,18 @@ class ItemContext:
         self.strings: dict[str, str] = {}
         self.intern = self.strings.setdefault
         self.kept_elements = 0
+        self.dropped_warnings = 0
 
     def problem(self, ordinal: int | None, message: str) -> None:
         """Record a problem at element ``ordinal``."""
         self.raw.problems.append((ordinal, message))
 
     def warning(self, ordinal: int | None, message: str) -> None:
-        """Record a warning at element ``ordinal``."""
-        self.raw.warnings.append((ordinal, message))
+        """Record a warning at element ``ordinal`` (only the first ``MAX_WARNINGS`` are kept)."""
+        if len(self.raw.warnings) < MAX_WARNINGS:
+            self.raw.warnings.append((ordinal, message))
+        else:
+            self.dropped_warnings += 1
 
     def require(self, attrib: Mapping[str, str], tag: str, ordinal: int) -> list[str] | None:
         """Return the required attribute values of ``tag`` (interned), or report and None."""

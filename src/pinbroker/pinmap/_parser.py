@@ -63,6 +63,8 @@ __all__ = ["PINMAP_NAMESPACE", "parse_pinmap"]
 
 _CHUNK = 64 * 1024
 _SCHEMA_VERSION = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}")
+# What to do with an element that has no handler in its section.
+_INSTRUMENT, _PROBLEM, _WARNING = 0, 1, 2
 _PIN = int(ConnectionKind.PIN)
 _SYSTEM_PIN = int(ConnectionKind.SYSTEM_PIN)
 _RELAY = int(ConnectionKind.RELAY)
@@ -114,6 +116,7 @@ class _Reader(ItemContext):
         self._max_depth = limits.max_depth
         self._max_elements = limits.max_elements
         self._section: str | None = None
+        self._verdicts: dict[tuple[str, str], tuple[int, str]] = {}
         self._leaves = {tag: LeafBuilder(self, tag) for tag in SECTION_OF}
         self._connection = self._connection_handler()
         self._by_section = self._section_handlers()
@@ -250,6 +253,10 @@ class _Reader(ItemContext):
             raise PinMapParseError("pin map has no root element", source=self._source)
         raw.line_map = self._line_map
         locate(raw, self._line_map)
+        if self.dropped_warnings:
+            raw.warnings.append(
+                (None, f"{self.dropped_warnings} more warnings like these are not listed")
+            )
         return raw
 
     def _too_large(self, ordinal: int, message: str) -> PinMapTooLargeError:
@@ -292,13 +299,24 @@ class _Reader(ItemContext):
         section = self._section
         if section is None:
             return None  # inside an unknown section, already warned about
-        name, known_namespace = local_name(tag)
-        if section == "Instruments" and (name not in SECTION_OF or not known_namespace):
-            return self._other_instrument(name, attrib, ordinal)
-        if name in SECTION_OF and known_namespace:
-            self.problem(ordinal, f"<{name}> belongs in <{SECTION_OF[name]}>, not in <{section}>")
+        verdict = self._verdicts.get((section, tag))
+        if verdict is None:
+            name, known_namespace = local_name(tag)
+            if section == "Instruments" and (name not in SECTION_OF or not known_namespace):
+                verdict = (_INSTRUMENT, name)
+            elif name in SECTION_OF and known_namespace:
+                where = f"<{name}> belongs in <{SECTION_OF[name]}>, not in <{section}>"
+                verdict = (_PROBLEM, where)
+            else:
+                verdict = (_WARNING, f"unknown element <{name}> in <{section}> ignored")
+            self._verdicts[(section, tag)] = verdict
+        action, text = verdict
+        if action == _INSTRUMENT:
+            return self._other_instrument(text, attrib, ordinal)
+        if action == _PROBLEM:
+            self.problem(ordinal, text)
         else:
-            self.warning(ordinal, f"unknown element <{name}> in <{section}> ignored")
+            self.warning(ordinal, text)
         return None
 
     # -- instruments ----------------------------------------------------------------------------

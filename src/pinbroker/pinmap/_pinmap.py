@@ -35,7 +35,10 @@ from pinbroker.pinmap._sessions import SessionSpec
 from pinbroker.pinmap._validate import NameKind, Symbols, validate
 from pinbroker.types import InstrumentTypeId, SessionName, SessionNaming
 
-__all__ = ["PinMap", "load_pinmap", "load_pinmap_file"]
+__all__ = ["MAX_PROBLEMS", "PinMap", "load_pinmap", "load_pinmap_file"]
+
+MAX_PROBLEMS = 10_000
+"""Most problems listed in one ``PinMapParseError`` (the rest are counted in a last line)."""
 
 
 def load_pinmap(
@@ -65,12 +68,10 @@ def load_pinmap(
     if raw.problems:
         problems = _sorted(raw.problems)
         first_line, first_message = problems[0]
-        raise PinMapParseError(
-            first_message,
-            line=first_line,
-            source=source,
-            problems=tuple(_located(line, message) for line, message in problems),
-        )
+        listed = tuple(_located(line, message) for line, message in problems[:MAX_PROBLEMS])
+        if len(problems) > MAX_PROBLEMS:
+            listed += (f"pin map: {len(problems) - MAX_PROBLEMS} more problems are not listed",)
+        raise PinMapParseError(first_message, line=first_line, source=source, problems=listed)
     index = build_index(raw, symbols)
     return PinMap(raw, symbols, index, source)
 
@@ -102,7 +103,7 @@ def load_pinmap_file(
 
 
 def _sorted(entries: list[tuple[int | None, str]]) -> list[tuple[int | None, str]]:
-    return sorted(entries, key=lambda entry: -1 if entry[0] is None else entry[0])
+    return sorted(entries, key=lambda entry: entry[0] if entry[0] is not None else 1 << 62)
 
 
 def _located(line: int | None, message: str) -> str:

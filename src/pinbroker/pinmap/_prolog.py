@@ -18,6 +18,7 @@ __all__ = ["prepare_input"]
 _DECLARATION = re.compile(rb"<\?xml[^>]*?\?>")
 _ENCODING = re.compile(rb"""(\sencoding\s*=\s*)(["'])[^"']*\2""")
 _WHITESPACE = b" \t\r\n"
+_MARKUP = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
 
 # BOMs of encodings that are not ASCII-compatible; UTF-32 before UTF-16 (UTF-32-LE starts with
 # the UTF-16-LE BOM).
@@ -60,6 +61,7 @@ def prepare_input(xml: str | bytes, limits: ParseLimits, source: str | None) -> 
                 ) from None
             data = _to_utf8(text, limits, source)
     _scan_prolog(data, source)
+    _check_element_count(data, limits, source)
     return data
 
 
@@ -128,6 +130,29 @@ def _scan_prolog(data: bytes, source: str | None) -> None:
             )
         else:
             return
+
+
+def _check_element_count(data: bytes, limits: ParseLimits, source: str | None) -> None:
+    """Refuse at C speed a document with more start tags than ``max_elements`` allows.
+
+    Every '<' opens a start tag, an end tag (``</``) or markup (``<!``, ``<?``): raw '<' cannot
+    appear in text or attribute values, only inside comments, CDATA sections and processing
+    instructions -- which are cut out before a refusal. The parser still counts exactly; this
+    spares it walking millions of elements first.
+    """
+    start_tags = _start_tags(data)
+    if start_tags > limits.max_elements and (b"<!" in data or b"<?" in data):
+        start_tags = _start_tags(_MARKUP.sub(b"", data))
+    if start_tags > limits.max_elements:
+        where = f"{source}: " if source else ""
+        raise PinMapTooLargeError(
+            f"{where}pin map: about {start_tags} elements, more than "
+            f"max_elements={limits.max_elements}"
+        )
+
+
+def _start_tags(data: bytes) -> int:
+    return data.count(b"<") - data.count(b"</") - data.count(b"<!") - data.count(b"<?")
 
 
 def _line_at(data: bytes, offset: int) -> int:

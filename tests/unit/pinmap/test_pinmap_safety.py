@@ -134,3 +134,45 @@ def test_utf16_and_str_input_load_like_utf8_bytes() -> None:
     assert load_pinmap(text).resolve() == expected
     assert load_pinmap("\ufeff" + text).resolve() == expected
     assert load_pinmap(b"\xef\xbb\xbf" + EXAMPLE.read_bytes()).resolve() == expected
+
+
+ROOT = (
+    '<PinMap xmlns="http://www.ni.com/TestStand/SemiconductorModule/PinMap.xsd" '
+    'schemaVersion="1.6">'
+)
+
+
+def test_an_element_bomb_is_refused_before_parsing() -> None:
+    limits = ParseLimits(max_elements=1000)
+    xml = ROOT + "<Junk>" + "<x/>" * 1000 + "</Junk></PinMap>"
+    with pytest.raises(
+        PinMapTooLargeError, match=r"about 1002 elements, more than max_elements=1000"
+    ):
+        load_pinmap(xml, limits=limits)
+    commented = ROOT + "<!-- <x/> </x> -->" * 2000 + "<Sites/></PinMap>"
+    assert load_pinmap(commented, limits=limits).sites == ()
+
+
+def test_a_flood_of_unknown_elements_keeps_a_bounded_number_of_warnings() -> None:
+    pin_map = load_pinmap(ROOT + "<Pins>" + "<x/>" * 5000 + '<DUTPin name="A"/></Pins></PinMap>')
+    assert len(pin_map.warnings) == 101
+    assert pin_map.warnings[0] == "pin map line 1: unknown element <x> in <Pins> ignored"
+    assert pin_map.warnings[-1] == "pin map: 4900 more warnings like these are not listed"
+    assert [pin.name for pin in pin_map.pins] == ["A"]
+
+
+def test_a_flood_of_problems_lists_a_bounded_number() -> None:
+    rows = "".join(
+        f'<Connection pin="A" siteNumber="0" instrument="NOPE" channel="{i}"/>\n'
+        for i in range(10_005)
+    )
+    xml = (
+        ROOT + '\n<Pins><DUTPin name="A"/></Pins><Sites><Site siteNumber="0"/></Sites>\n'
+        f"<Connections>\n{rows}</Connections></PinMap>"
+    )
+    with pytest.raises(PinMapParseError) as caught:
+        load_pinmap(xml)
+    problems = caught.value.problems
+    assert len(problems) == 10_001
+    assert problems[0] == "pin map line 4: Connection refers to unknown instrument 'NOPE'"
+    assert problems[-1] == "pin map: 5 more problems are not listed"
