@@ -6,9 +6,10 @@ would have).
 
 * throughput: a 16-pin x 32-site map where every site has instruments of its own; each of
   32 threads reserves a digital and a power pin on its own site (two sessions nobody else
-  wants) and unreserves them, for ``duration`` seconds; the same with 1 thread. Ratio = cycles/s
-  (32) / cycles/s (1). The share of the machine's CPU that was busy is reported with it, and,
-  as a reference, the same ratio for a cycle of two ``Health/Check`` calls (the gRPC floor).
+  wants) and unreserves them, for a few seconds; the same with 1 thread, in alternating
+  windows. Ratio = median cycles/s (32) / median cycles/s (1). The share of the machine's CPU
+  that was busy is reported with it, and, as a reference, the same ratio for a cycle of two
+  ``Health/Check`` calls (the gRPC floor).
 * fairness: 16 threads each reserve two random sites of 4 (overlapping sessions) with an
   infinite timeout, hold them for a random number of iterations of busy work, unreserve.
   Reported: max wait / mean wait (wait = from sending ReserveSessions to its answer), and the
@@ -130,12 +131,27 @@ def _ratio_row(
     metric: str,
     address: str,
     duration: float,
+    rounds: int,
     make_cycle: CycleFactory,
     *,
     target: bool,
 ) -> Row:
-    one, one_cpu = _throughput(address, 1, duration, make_cycle)
-    many, many_cpu = _throughput(address, THROUGHPUT_SITES, duration, make_cycle)
+    """Alternate 1-thread and 32-thread windows ``rounds`` times; compare the medians.
+
+    Alternating keeps a change in the machine's background load from favouring one side.
+    """
+    ones: list[float] = []
+    manys: list[float] = []
+    one_cpu: list[float] = []
+    many_cpu: list[float] = []
+    for _ in range(rounds):
+        rate, busy = _throughput(address, 1, duration, make_cycle)
+        ones.append(rate)
+        one_cpu += [] if busy is None else [busy]
+        rate, busy = _throughput(address, THROUGHPUT_SITES, duration, make_cycle)
+        manys.append(rate)
+        many_cpu += [] if busy is None else [busy]
+    one, many = statistics.median(ones), statistics.median(manys)
     ratio = many / one
     return Row(
         NAME,
@@ -143,14 +159,19 @@ def _ratio_row(
         f"{ratio:.2f}x",
         f">= {THROUGHPUT_TARGET}x" if target else "",
         ratio >= THROUGHPUT_TARGET if target else None,
-        f"{many:.0f} vs {one:.0f} cycles/s over {duration:g} s; machine CPU busy "
-        f"{_cpu(many_cpu)} vs {_cpu(one_cpu)}",
+        f"median of {rounds} alternating {duration:g} s windows: {many:.0f} vs {one:.0f} "
+        f"cycles/s; machine CPU busy {_cpu(_median_or_none(many_cpu))} vs "
+        f"{_cpu(_median_or_none(one_cpu))}",
     )
+
+
+def _median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 def run(*, quick: bool, diagnose: bool = False) -> list[Row]:
     """Run the contention benchmarks against a fresh ``pinbroker serve`` subprocess."""
-    duration = 1.5 if quick else 8.0
+    duration, rounds = (1.0, 1) if quick else (3.0, 3)
     fairness_cycles = 320 if quick else 3200
     rows: list[Row] = []
     with serve_subprocess() as server:
@@ -162,6 +183,7 @@ def run(*, quick: bool, diagnose: bool = False) -> list[Row]:
                 "(reserve + unreserve)",
                 server.address,
                 duration,
+                rounds,
                 reserve,
                 target=True,
             )
@@ -172,6 +194,7 @@ def run(*, quick: bool, diagnose: bool = False) -> list[Row]:
                 f"{THROUGHPUT_SITES} threads / 1 thread",
                 server.address,
                 duration,
+                rounds,
                 _health_cycles,
                 target=False,
             )
@@ -195,6 +218,7 @@ def run(*, quick: bool, diagnose: bool = False) -> list[Row]:
                     "diagnostic: throughput ratio as above, state in memory (no SQLite)",
                     server.address,
                     duration,
+                    rounds,
                     reserve,
                     target=False,
                 )
