@@ -76,9 +76,15 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render(rows: Sequence[Row], *, quick: bool, command: str) -> str:
-    """Render the results section (between the markers) as Markdown."""
-    env = environment()
+def render(
+    rows: Sequence[Row], *, quick: bool, command: str, env: dict[str, str] | None = None
+) -> str:
+    """Render the results section (between the markers) as Markdown.
+
+    ``env`` is :func:`benchmarks._common.environment` taken when the run started (taken now if
+    None).
+    """
+    env = env if env is not None else environment()
     lines = [
         START,
         f"Measured {env['date']} with `{command}`"
@@ -142,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     output = args.output if args.output is not None else (None if args.quick else DEFAULT_OUTPUT)
 
+    env = environment()
     rows, durations = run_benchmarks(names, quick=args.quick, diagnose=args.diagnose)
     timing = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in durations.items())
     print(f"done: {len(rows)} rows ({timing})")
@@ -150,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command += " --diagnose" if args.diagnose else ""
         if names != list(BENCHMARKS):
             command += f" --only {','.join(names)}"
-        write_results(output, render(rows, quick=args.quick, command=command))
+        write_results(output, render(rows, quick=args.quick, command=command, env=env))
         print(f"wrote {output}")
     return 0
 
