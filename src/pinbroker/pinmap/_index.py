@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from pinbroker.pinmap._model import RawPinMap, RowsAt
 from pinbroker.pinmap._sessions import SessionSpec, plan_sessions, resource_names
@@ -16,8 +15,6 @@ from pinbroker.pinmap._validate import NameKind, Symbols
 from pinbroker.types import InstrumentTypeId
 
 __all__ = ["PinMapIndex", "RowsAt", "build_index", "default_names", "rows_of"]
-
-_Key = TypeVar("_Key", str, int)
 
 
 def rows_of(entry: RowsAt) -> Sequence[int]:

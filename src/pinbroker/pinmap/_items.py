@@ -41,6 +41,7 @@ __all__ = [
     "ReferenceGroupBuilder",
     "RelayConfigurationBuilder",
     "TreeBuilder",
+    "instrument_count",
 ]
 
 MAX_KEPT_ELEMENTS = 100_000
@@ -139,7 +140,7 @@ class DCPowerBuilder(ItemBuilder):
         self.attrib = context.attributes(attrib)
         self.ordinal = ordinal
         self.name = values[0]
-        self.count = _count(context, attrib, InstrumentKind.DCPOWER, self.name, ordinal)
+        self.count = instrument_count(context, attrib, InstrumentKind.DCPOWER, self.name, ordinal)
         self.groups: list[ChannelGroup] = []
         self.declared = False
         self.expanded = 0
@@ -416,7 +417,7 @@ class MultiplexedConnectionBuilder(ItemBuilder):
         table.routes[row] = (multiplexer, route_name)
 
 
-def _count(
+def instrument_count(
     context: ItemContext,
     attrib: Mapping[str, str],
     kind: InstrumentKind,
@@ -432,6 +433,3 @@ def _count(
     except NumberSyntaxError as exc:
         context.problem(ordinal, f"{kind.value} '{name}': {exc}")
         return None
-
-
-instrument_count = _count

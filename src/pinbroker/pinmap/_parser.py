@@ -51,6 +51,7 @@ from pinbroker.pinmap._model import (
     Site,
 )
 from pinbroker.pinmap._numbers import decimal_or_none
+from pinbroker.pinmap._rows import Handler, connection_handler
 from pinbroker.pinmap._vocabulary import (
     KIND_OF_TAG,
     PINMAP_NAMESPACE,
@@ -80,8 +81,6 @@ _LEAF_INSTRUMENTS = frozenset(
         InstrumentKind.RFPM,
     }
 )
-
-Handler = Callable[[Mapping[str, str], int], ItemBuilder | None]
 
 
 def parse_pinmap(data: bytes, limits: ParseLimits, source: str | None) -> RawPinMap:
@@ -118,7 +117,7 @@ class _Reader(ItemContext):
         self._section: str | None = None
         self._verdicts: dict[tuple[str, str], tuple[int, str]] = {}
         self._leaves = {tag: LeafBuilder(self, tag) for tag in SECTION_OF}
-        self._connection = self._connection_handler()
+        self._connection = connection_handler(self, self._row)
         self._by_section = self._section_handlers()
         self.start, self.end, self._seen = self._callbacks()
 
@@ -428,69 +427,6 @@ class _Reader(ItemContext):
         return self._leaves["Site"]
 
     # -- connections (the hot path: keep these lean) --------------------------------------------
-
-    def _connection_handler(self) -> Handler:
-        """Build the handler of ``Connection`` (the hot path: a closure over its tools)."""
-        intern = self.intern
-        table = self.raw.connections
-        kinds_append = table.kinds.append
-        names_append = table.names.append
-        sites_append = table.site_texts.append
-        targets_append = table.targets.append
-        channels_append = table.channels.append
-        ordinals_append = table.ordinals.append
-        channels_by_target = table.channels_by_target
-        names_by_target = table.names_by_target
-        site_rows = table.site_rows
-        site_lists = table.site_lists
-        sites_of = table.sites_of
-        kinds = table.kinds
-        slow_row = self._row
-
-        def connection(attrib: Mapping[str, str], ordinal: int) -> ItemBuilder | None:
-            get = attrib.get
-            pin = get("pin")
-            sites = get("siteNumber")
-            instrument = get("instrument")
-            channel = get("channel")
-            if not (pin and sites and instrument and channel is not None):
-                slow_row("Connection", _PIN, attrib, ordinal)
-                return None
-            pin = intern(pin, pin)
-            sites = intern(sites, sites)
-            instrument = intern(instrument, instrument)
-            channel = intern(channel, channel)
-            row = len(kinds)
-            kinds_append(_PIN)
-            names_append(pin)
-            sites_append(sites)
-            targets_append(instrument)
-            channels_append(channel)
-            ordinals_append(ordinal)
-            seen = channels_by_target.get(instrument)
-            if seen is None:
-                seen = channels_by_target[instrument] = set()
-                names_by_target[instrument] = set()
-            seen.add(channel)
-            names_by_target[instrument].add(pin)
-            # File the row under (pin, site): what ConnectionTable.file does, inlined.
-            per_site = site_rows.get(pin)
-            if per_site is None:
-                per_site = site_rows[pin] = {}
-            numbers = site_lists.get(sites)
-            if numbers is None:
-                numbers = sites_of(sites)
-            for site in numbers:
-                current = per_site.get(site)
-                if current is None:
-                    per_site[site] = row
-                elif isinstance(current, int):
-                    per_site[site] = [current, row]
-                else:
-                    current.append(row)
-            return None
-
-        return connection
 
     def _row(self, tag: str, kind: int, attrib: Mapping[str, str], ordinal: int) -> None:
         values = self.require(attrib, tag, ordinal)
