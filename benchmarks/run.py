@@ -113,7 +113,8 @@ def write_results(path: Path, section: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     start, end = text.find(START), text.find(END)
     if start >= 0 and end > start:
-        text = text[:start] + section + text[end + len(END) :].lstrip("\n")
+        rest = text[end + len(END) :].lstrip("\n")
+        text = text[:start] + section + ("\n" + rest if rest else "")
     else:
         text = (text.rstrip("\n") + "\n\n" if text else "") + section
     path.write_text(text, encoding="utf-8")

@@ -143,7 +143,7 @@ def test_results_replace_only_the_marked_section(tmp_path: Path) -> None:
 
     text = path.read_text()
     assert text.startswith("# Title\n\nintro\n\n" + START)
-    assert text.endswith("## Analysis\n\nkept\n")
+    assert text.endswith(f"{END}\n\n## Analysis\n\nkept\n")
     assert "old" not in text
     assert "| bench | a \\| b | 1.00x | <= 2x | yes | x ms |" in text
     assert "| bench | n | 3 |  |  |  |" in text
