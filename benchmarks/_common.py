@@ -83,6 +83,30 @@ def _cpu_model() -> str:
     return match.group(1).strip() if match else platform.processor() or "unknown"
 
 
+def _commit() -> str:
+    """The checked-out commit, marked ``+local changes`` when src/ differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} + local changes in src/" if changed else head
+
+
 def environment() -> dict[str, str]:
     """Describe the machine and the library versions the numbers were measured with."""
     return {
@@ -92,6 +116,7 @@ def environment() -> dict[str, str]:
         "protobuf": _version("protobuf"),
         "lxml": _version("lxml"),
         "pinbroker": _version("pinbroker"),
+        "commit": _commit(),
         "cpus": str(os.cpu_count()),
         "load": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
         "cpu": _cpu_model(),

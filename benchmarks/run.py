@@ -92,7 +92,8 @@ def render(
         + ".",
         "",
         f"Python {env['python']}, grpcio {env['grpcio']}, protobuf {env['protobuf']}, "
-        f"lxml {env['lxml']}, pinbroker {env['pinbroker']}; {env['cpus']} CPUs ({env['cpu']}); "
+        f"lxml {env['lxml']}, pinbroker {env['pinbroker']} at commit {env['commit']}; "
+        f"{env['cpus']} CPUs ({env['cpu']}); "
         f"{env['platform']}; load average at start {env['load']} (1/5/15 min).",
         "",
         "| benchmark | metric | value | target | met | measured |",
