@@ -8,7 +8,7 @@ carry element ordinals in their ``line`` fields; the reader turns them into line
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pinbroker.errors import PinMapTooLargeError
 from pinbroker.pinmap._model import (
@@ -51,6 +51,10 @@ MAX_WARNINGS = 100
 """Most warnings kept per pin map; the rest are counted in one last warning."""
 
 
+def _nothing() -> None:
+    pass
+
+
 class ItemContext:
     """What builders need from the reader: the records, interning and problem reporting."""
 
@@ -61,6 +65,8 @@ class ItemContext:
         self.intern = self.strings.setdefault
         self.kept_elements = 0
         self.dropped_warnings = 0
+        self.before_row: Callable[[], None] = _nothing
+        """Called before a row is appended one by one (rows collected in bulk go first)."""
 
     def problem(self, ordinal: int | None, message: str) -> None:
         """Record a problem at element ``ordinal``."""
@@ -412,6 +418,7 @@ class MultiplexedConnectionBuilder(ItemBuilder):
             return
         pin, sites, multiplexer, route_name = route
         instrument, channel = self.values
+        self.context.before_row()
         table = self.context.raw.connections
         row = table.append(ConnectionKind.MULTIPLEXED, pin, sites, instrument, channel, ordinal)
         table.routes[row] = (multiplexer, route_name)

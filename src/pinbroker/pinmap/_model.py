@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pinbroker.pinmap._lines import LineMap
-from pinbroker.pinmap._numbers import NumberSyntaxError, parse_site_list
 from pinbroker.types import (
     INSTRUMENT_TYPE_NI_DAQMX,
     INSTRUMENT_TYPE_NI_DCPOWER,
@@ -44,7 +43,6 @@ __all__ = [
     "RelayConfiguration",
     "RelayGroup",
     "RelayPosition",
-    "RowsAt",
     "Site",
 ]
 
@@ -303,42 +301,25 @@ class Connection:
     route: str
 
 
-RowsAt = int | list[int]
-"""Rows filed under one (name, site): a single row index (the common case, and the cheapest to
-store), or a list of several in document order. Never changed after load."""
-
-
 @dataclass(slots=True)
 class ConnectionTable:
     """Connections stored column-wise; row ``i`` is one connection element.
 
     Strings are interned by the parser, so repeated names cost one pointer per row. Rows keep
     the ordinal of their element (1 = the root, document order), not its line: lines are found
-    only for rows that are reported (see ``_lines.LineMap``). While appending, each row is also
-    filed under its (pin or relay, site) -- the index resolution reads -- so that no later pass
-    over all rows is needed. Only the parser appends; afterwards the table is read-only.
+    only for rows that are reported (see ``_lines.LineMap``). Only the parser appends;
+    afterwards the table is read-only.
     """
 
     kinds: bytearray = field(default_factory=bytearray)
     names: list[str] = field(default_factory=list)
     site_texts: list[str] = field(default_factory=list)
+    """The ``siteNumber`` text of each row ("" for system rows)."""
     targets: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
     ordinals: array[int] = field(default_factory=lambda: array("l"))
     routes: dict[int, tuple[str, str]] = field(default_factory=dict)
     """Row -> (multiplexer, route name), for multiplexed rows only."""
-    channels_by_target: dict[str, set[str]] = field(default_factory=dict)
-    """Instrument -> the distinct channels pin rows use on it (kept while appending)."""
-    lines_by_driver: dict[str, set[str]] = field(default_factory=dict)
-    """Relay driver -> the distinct control lines relay rows use on it."""
-    names_by_target: dict[str, set[str]] = field(default_factory=dict)
-    """Instrument or relay driver -> the pins and relays connected to it."""
-    site_rows: dict[str, dict[int, RowsAt]] = field(default_factory=dict)
-    """DUT pin or site relay -> site -> rows."""
-    system_rows: dict[str, RowsAt] = field(default_factory=dict)
-    """System pin or system relay -> rows."""
-    site_lists: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    """Each distinct ``siteNumber`` text -> its sites (``()`` if malformed)."""
 
     def __len__(self) -> int:
         return len(self.kinds)
@@ -352,10 +333,7 @@ class ConnectionTable:
         channel: str,
         ordinal: int,
     ) -> int:
-        """Append a row, file it, and return its index."""
-        by_target = self.lines_by_driver if kind.is_relay else self.channels_by_target
-        by_target.setdefault(target, set()).add(channel)
-        self.names_by_target.setdefault(target, set()).add(name)
+        """Append one row and return its index."""
         row = len(self.kinds)
         self.kinds.append(kind)
         self.names.append(name)
@@ -363,42 +341,23 @@ class ConnectionTable:
         self.targets.append(target)
         self.channels.append(channel)
         self.ordinals.append(ordinal)
-        if kind.is_system:
-            current = self.system_rows.get(name)
-            if current is None:
-                self.system_rows[name] = row
-            elif isinstance(current, int):
-                self.system_rows[name] = [current, row]
-            else:
-                current.append(row)
-        else:
-            self.file(row, name, site_text)
         return row
 
-    def sites_of(self, site_text: str) -> tuple[int, ...]:
-        """Return the sites of a ``siteNumber`` text (cached; ``()`` if it is malformed)."""
-        sites = self.site_lists.get(site_text)
-        if sites is None:
-            try:
-                sites = parse_site_list(site_text)
-            except NumberSyntaxError:
-                sites = ()
-            self.site_lists[site_text] = sites
-        return sites
-
-    def file(self, row: int, name: str, site_text: str) -> None:
-        """File a site row under (name, site) for each of its sites."""
-        per_site = self.site_rows.get(name)
-        if per_site is None:
-            per_site = self.site_rows[name] = {}
-        for site in self.sites_of(site_text):
-            current = per_site.get(site)
-            if current is None:
-                per_site[site] = row
-            elif isinstance(current, int):
-                per_site[site] = [current, row]
-            else:
-                current.append(row)
+    def extend_pins(
+        self,
+        names: list[str],
+        site_texts: list[str],
+        targets: list[str],
+        channels: list[str],
+        ordinals: list[int],
+    ) -> None:
+        """Append ``Connection`` rows in bulk (the columns must have equal lengths)."""
+        self.kinds.extend(bytes(len(names)))  # ConnectionKind.PIN is 0
+        self.names.extend(names)
+        self.site_texts.extend(site_texts)
+        self.targets.extend(targets)
+        self.channels.extend(channels)
+        self.ordinals.extend(ordinals)
 
     def view(self, row: int, sites: tuple[int, ...]) -> Connection:
         """Return row ``row`` as a :class:`Connection` with its already parsed ``sites``."""

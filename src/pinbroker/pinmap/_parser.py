@@ -51,7 +51,7 @@ from pinbroker.pinmap._model import (
     Site,
 )
 from pinbroker.pinmap._numbers import decimal_or_none
-from pinbroker.pinmap._rows import Handler, connection_handler
+from pinbroker.pinmap._rows import ConnectionBatch, Handler
 from pinbroker.pinmap._vocabulary import (
     KIND_OF_TAG,
     PINMAP_NAMESPACE,
@@ -117,7 +117,9 @@ class _Reader(ItemContext):
         self._section: str | None = None
         self._verdicts: dict[tuple[str, str], tuple[int, str]] = {}
         self._leaves = {tag: LeafBuilder(self, tag) for tag in SECTION_OF}
-        self._connection = connection_handler(self, self._row)
+        self._batch = ConnectionBatch(self, self._row)
+        self.before_row = self._batch.flush
+        self._connection = self._batch.handler()
         self._by_section = self._section_handlers()
         self.start, self.end, self._seen = self._callbacks()
 
@@ -244,6 +246,7 @@ class _Reader(ItemContext):
 
     def close(self) -> None:
         """lxml: the document ended."""
+        self._batch.flush()
 
     def finish(self) -> RawPinMap:
         """Turn ordinals of declarations, problems and warnings into lines."""
@@ -429,6 +432,7 @@ class _Reader(ItemContext):
     # -- connections (the hot path: keep these lean) --------------------------------------------
 
     def _row(self, tag: str, kind: int, attrib: Mapping[str, str], ordinal: int) -> None:
+        self._batch.flush()
         values = self.require(attrib, tag, ordinal)
         if values is None:
             return

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pinbroker.errors import PinMapParseError, PinMapTooLargeError
+from pinbroker.pinmap._gc import gc_paused
 from pinbroker.pinmap._index import PinMapIndex, build_index, default_names
 from pinbroker.pinmap._limits import DEFAULT_LIMITS, ParseLimits
 from pinbroker.pinmap._model import (
@@ -37,6 +38,9 @@ from pinbroker.types import InstrumentTypeId, SessionName, SessionNaming
 
 __all__ = ["MAX_PROBLEMS", "PinMap", "load_pinmap", "load_pinmap_file"]
 
+_PAUSE_GC_FROM = 1_000_000
+"""Documents of at least this many bytes are read with the garbage collector paused."""
+
 MAX_PROBLEMS = 10_000
 """Most problems listed in one ``PinMapParseError`` (the rest are counted in a last line)."""
 
@@ -61,19 +65,19 @@ def load_pinmap(
         PinMapTooLargeError: The document exceeds one of ``limits``.
     """
     data = prepare_input(xml, limits, source)
-    raw = parse_pinmap(data, limits, source)
-    del data
-    symbols = validate(raw)
-    raw.line_map = None  # it holds the document; nothing needs lines after validation
-    if raw.problems:
-        problems = _sorted(raw.problems)
-        first_line, first_message = problems[0]
-        listed = tuple(_located(line, message) for line, message in problems[:MAX_PROBLEMS])
-        if len(problems) > MAX_PROBLEMS:
-            listed += (f"pin map: {len(problems) - MAX_PROBLEMS} more problems are not listed",)
-        raise PinMapParseError(first_message, line=first_line, source=source, problems=listed)
-    index = build_index(raw, symbols)
-    return PinMap(raw, symbols, index, source)
+    with gc_paused(len(data) >= _PAUSE_GC_FROM):
+        raw = parse_pinmap(data, limits, source)
+        del data
+        symbols = validate(raw)
+        raw.line_map = None  # it holds the document; nothing needs lines after validation
+        if not raw.problems:
+            return PinMap(raw, symbols, build_index(raw, symbols), source)
+    problems = _sorted(raw.problems)
+    first_line, first_message = problems[0]
+    listed = tuple(_located(line, message) for line, message in problems[:MAX_PROBLEMS])
+    if len(problems) > MAX_PROBLEMS:
+        listed += (f"pin map: {len(problems) - MAX_PROBLEMS} more problems are not listed",)
+    raise PinMapParseError(first_message, line=first_line, source=source, problems=listed)
 
 
 def load_pinmap_file(

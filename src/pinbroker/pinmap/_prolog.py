@@ -18,6 +18,10 @@ __all__ = ["prepare_input"]
 _DECLARATION = re.compile(rb"<\?xml[^>]*?\?>")
 _ENCODING = re.compile(rb"""(\sencoding\s*=\s*)(["'])[^"']*\2""")
 _WHITESPACE = b" \t\r\n"
+_START_TAG = re.compile(rb"<[^\s/>!?][^\s/>]*(?:\s+[^\s=/>]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*\s*/?>")
+_DEFAULT_NAMESPACE = re.compile(
+    rb"\sxmlns\s*=\s*([\"'])http://www\.ni\.com/TestStand/SemiconductorModule/PinMap\.xsd\1"
+)
 _MARKUP = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>", re.DOTALL)
 
 # BOMs of encodings that are not ASCII-compatible; UTF-32 before UTF-16 (UTF-32-LE starts with
@@ -60,9 +64,9 @@ def prepare_input(xml: str | bytes, limits: ParseLimits, source: str | None) -> 
                     f"cannot decode pin map as {wide}: {exc.reason}", source=source
                 ) from None
             data = _to_utf8(text, limits, source)
-    _scan_prolog(data, source)
+    root = _scan_prolog(data, source)
     _check_element_count(data, limits, source)
-    return data
+    return _without_default_namespace(data, root)
 
 
 def _check_size(size: int, limits: ParseLimits, source: str | None) -> None:
@@ -101,8 +105,13 @@ def _to_utf8(text: str, limits: ParseLimits, source: str | None) -> bytes:
     return data
 
 
-def _scan_prolog(data: bytes, source: str | None) -> None:
-    """Refuse a DOCTYPE (or any other markup declaration) before the root element."""
+def _scan_prolog(data: bytes, source: str | None) -> int:
+    """Refuse a DOCTYPE (or any other markup declaration) before the root element.
+
+    Returns:
+        The offset of the root element's '<' (or of whatever the XML parser will complain
+        about).
+    """
     size = len(data)
     i = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     while True:
@@ -115,12 +124,12 @@ def _scan_prolog(data: bytes, source: str | None) -> None:
         if data.startswith(b"<?", i):
             end = data.find(b"?>", i + 2)
             if end < 0:
-                return  # unterminated: the XML parser reports it with its line
+                return i  # unterminated: the XML parser reports it with its line
             i = end + 2
         elif data.startswith(b"<!--", i):
             end = data.find(b"-->", i + 4)
             if end < 0:
-                return
+                return i
             i = end + 3
         elif data.startswith(b"<!", i):
             raise PinMapParseError(
@@ -129,7 +138,7 @@ def _scan_prolog(data: bytes, source: str | None) -> None:
                 source=source,
             )
         else:
-            return
+            return i
 
 
 def _check_element_count(data: bytes, limits: ParseLimits, source: str | None) -> None:
@@ -140,6 +149,8 @@ def _check_element_count(data: bytes, limits: ParseLimits, source: str | None) -
     instructions -- which are cut out before a refusal. The parser still counts exactly; this
     spares it walking millions of elements first.
     """
+    if data.count(b"<") <= limits.max_elements:
+        return  # every element has at least one '<'
     start_tags = _start_tags(data)
     if start_tags > limits.max_elements and (b"<!" in data or b"<?" in data):
         start_tags = _start_tags(_MARKUP.sub(b"", data))
@@ -149,6 +160,24 @@ def _check_element_count(data: bytes, limits: ParseLimits, source: str | None) -
             f"{where}pin map: about {start_tags} elements, more than "
             f"max_elements={limits.max_elements}"
         )
+
+
+def _without_default_namespace(data: bytes, root: int) -> bytes:
+    """Blank the root's ``xmlns="<pin map namespace>"`` declaration (same length, same lines).
+
+    The reader matches pin map elements in the pin map namespace and in no namespace alike;
+    without the declaration lxml hands it plain tag names instead of building
+    ``{namespace}Name`` strings for every element, which saves about a tenth of the parse.
+    """
+    tag = _START_TAG.match(data, root)
+    if tag is None:
+        return data
+    declaration = _DEFAULT_NAMESPACE.search(data, root, tag.end())
+    if declaration is None:
+        return data
+    start, end = declaration.span()
+    blank = b' xmlns=""'.ljust(end - start)
+    return data[:start] + blank + data[end:]
 
 
 def _start_tags(data: bytes) -> int:

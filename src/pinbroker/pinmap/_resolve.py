@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from pinbroker.errors import UnknownPinOrRelayError, UnknownSiteError
-from pinbroker.pinmap._index import PinMapIndex, RowsAt, rows_of
+from pinbroker.pinmap._index import PinMapIndex
 from pinbroker.pinmap._model import ConnectionTable, Multiplexer
 from pinbroker.pinmap._results import (
     ChannelMapping,
@@ -154,19 +154,17 @@ def resolve(
     system_names = [name for name in resolved if kinds[name] not in _SITE_KINDS]
 
     collector = _Collector(tables, instrument_type_id)
-    site_rows = index.site_rows
+    rows = index.rows
     for site in site_list:
+        site_text = str(site)
         for name in site_names:
-            per_site = site_rows.get(name)
-            if per_site is not None:
-                entry = per_site.get(site)
-                if entry is not None:
-                    collector.add(entry, name, site)
-    system_rows = index.system_rows
+            found = rows(name, site_text)
+            if found:
+                collector.add(found, name, site)
     for name in system_names:
-        entry = system_rows.get(name)
-        if entry is not None:
-            collector.add(entry, name, SITE_SYSTEM)
+        found = rows(name, "")
+        if found:
+            collector.add(found, name, SITE_SYSTEM)
     return collector.result(naming, group_mappings)
 
 
@@ -179,10 +177,10 @@ class _Collector:
         self.per_session: dict[int, list[ChannelMapping]] = {}
         self.multiplexers: set[str] = set()
 
-    def add(self, entry: RowsAt, name: str, site: int) -> None:
+    def add(self, found: Sequence[int], name: str, site: int) -> None:
         index = self.tables.index
         table = self.tables.connections
-        for row in rows_of(entry):
+        for row in found:
             target = table.targets[row]
             channel = table.channels[row]
             rank = index.instrument_session.get(target)

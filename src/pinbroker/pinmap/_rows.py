@@ -1,19 +1,25 @@
-"""The hot path of the reader: one ``Connection`` element -> one connection row.
+"""The hot path of the reader: ``Connection`` elements -> connection rows, in bulk.
 
-Half a million of these make up a large pin map, so the handler is a closure that keeps every
-tool in a local variable, interns the four attribute values, appends the row to the
-column-wise table, notes the channel and pin per instrument, and files the row under
-(pin, site) -- all in one call, with no further pass over the rows later.
+Half a million of these make up a large pin map. The handler lxml's callback reaches for each
+one only keeps the element's attribute dict and ordinal; every 4,096 of them (and before any
+other row is added, so rows stay in document order) :meth:`ConnectionBatch.flush` turns the
+batch into rows with C-level operations -- ``itemgetter`` over the dicts, ``map`` to intern,
+``list.extend`` into the table's columns. A batch with a missing or empty attribute falls back to
+the general path, row by row, which reports the problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 
 from pinbroker.pinmap._items import ItemBuilder, ItemContext
 from pinbroker.pinmap._model import ConnectionKind
 
-__all__ = ["Handler", "SlowRow", "connection_handler"]
+__all__ = ["BATCH", "ConnectionBatch", "Handler", "SlowRow"]
+
+BATCH = 4096
+"""Connections collected before they are turned into rows."""
 
 Handler = Callable[[Mapping[str, str], int], ItemBuilder | None]
 """Handles a top-level item: (attributes, element ordinal) -> the builder of its children."""
@@ -22,66 +28,63 @@ SlowRow = Callable[[str, int, Mapping[str, str], int], None]
 """The general row path: (tag, kind, attributes, ordinal); reports missing attributes."""
 
 _PIN = int(ConnectionKind.PIN)
+_VALUES = itemgetter("pin", "siteNumber", "instrument", "channel")
 
 
-def connection_handler(reader: ItemContext, slow_row: SlowRow) -> Handler:
-    """Build the handler of ``Connection`` (the hot path: a closure over its tools)."""
-    intern = reader.intern
-    table = reader.raw.connections
-    kinds_append = table.kinds.append
-    names_append = table.names.append
-    sites_append = table.site_texts.append
-    targets_append = table.targets.append
-    channels_append = table.channels.append
-    ordinals_append = table.ordinals.append
-    channels_by_target = table.channels_by_target
-    names_by_target = table.names_by_target
-    site_rows = table.site_rows
-    site_lists = table.site_lists
-    sites_of = table.sites_of
-    kinds = table.kinds
+class ConnectionBatch:
+    """Collects ``Connection`` elements and appends them to the table in bulk."""
 
-    def connection(attrib: Mapping[str, str], ordinal: int) -> ItemBuilder | None:
-        get = attrib.get
-        pin = get("pin")
-        sites = get("siteNumber")
-        instrument = get("instrument")
-        channel = get("channel")
-        if not (pin and sites and instrument and channel is not None):
-            slow_row("Connection", _PIN, attrib, ordinal)
+    def __init__(self, context: ItemContext, slow_row: SlowRow) -> None:
+        """Collect into ``context``'s table; ``slow_row`` handles rows that need reporting."""
+        self._context = context
+        self._slow_row = slow_row
+        self._attributes: list[Mapping[str, str]] = []
+        self._ordinals: list[int] = []
+
+    def handler(self) -> Handler:
+        """Return the per-element handler (a closure: this is the hottest code of a load)."""
+        attributes = self._attributes
+        keep_attributes = attributes.append
+        keep_ordinal = self._ordinals.append
+        flush = self.flush
+
+        def connection(attrib: Mapping[str, str], ordinal: int) -> ItemBuilder | None:
+            keep_attributes(attrib)
+            keep_ordinal(ordinal)
+            if len(attributes) >= BATCH:
+                flush()
             return None
-        pin = intern(pin, pin)
-        sites = intern(sites, sites)
-        instrument = intern(instrument, instrument)
-        channel = intern(channel, channel)
-        row = len(kinds)
-        kinds_append(_PIN)
-        names_append(pin)
-        sites_append(sites)
-        targets_append(instrument)
-        channels_append(channel)
-        ordinals_append(ordinal)
-        seen = channels_by_target.get(instrument)
-        if seen is None:
-            seen = channels_by_target[instrument] = set()
-            names_by_target[instrument] = set()
-        seen.add(channel)
-        names_by_target[instrument].add(pin)
-        # File the row under (pin, site): what ConnectionTable.file does, inlined.
-        per_site = site_rows.get(pin)
-        if per_site is None:
-            per_site = site_rows[pin] = {}
-        numbers = site_lists.get(sites)
-        if numbers is None:
-            numbers = sites_of(sites)
-        for site in numbers:
-            current = per_site.get(site)
-            if current is None:
-                per_site[site] = row
-            elif isinstance(current, int):
-                per_site[site] = [current, row]
-            else:
-                current.append(row)
-        return None
 
-    return connection
+        return connection
+
+    def flush(self) -> None:
+        """Turn the collected elements into rows."""
+        attributes = self._attributes
+        if not attributes:
+            return
+        ordinals = self._ordinals
+        try:
+            pins, sites, instruments, channels = zip(*map(_VALUES, attributes), strict=True)
+        except KeyError:
+            self._one_by_one()
+            return
+        if "" in pins or "" in instruments or any(not text.strip() for text in set(sites)):
+            self._one_by_one()
+            return
+        intern = self._context.intern
+        self._context.raw.connections.extend_pins(
+            list(map(intern, pins, pins)),
+            list(map(intern, sites, sites)),
+            list(map(intern, instruments, instruments)),
+            list(map(intern, channels, channels)),
+            ordinals,
+        )
+        attributes.clear()
+        ordinals.clear()
+
+    def _one_by_one(self) -> None:
+        batch = list(zip(self._attributes, self._ordinals, strict=True))
+        self._attributes.clear()
+        self._ordinals.clear()
+        for attrib, ordinal in batch:
+            self._slow_row("Connection", _PIN, attrib, ordinal)

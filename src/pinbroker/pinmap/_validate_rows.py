@@ -107,27 +107,7 @@ def check_connections(
         if message is not None:
             bad_sites[text] = message
 
-    # Channels: checked per instrument, on the distinct channels the parser collected.
-    bad_channels: dict[tuple[str, bool, str], str] = {}
-    symbols.targets = set(table.channels_by_target) | set(table.lines_by_driver)
-    dcpower_pairs = symbols.dcpower_pairs
-    for target, channels in table.channels_by_target.items():
-        instrument = symbols.instruments.get(target)
-        allowed = None if instrument is None else _valid_channels(instrument)
-        suspects = channels if instrument is None else channels - (allowed or channels)
-        bad = set()
-        for channel in suspects:
-            message = _target_channel_problem(target, channel, False, symbols)
-            if message is not None:
-                bad_channels[(target, False, channel)] = message
-                bad.add(channel)
-        if target in symbols.dcpower_groups:
-            dcpower_pairs.extend((target, channel) for channel in channels if channel not in bad)
-    for target, channels in table.lines_by_driver.items():
-        for channel in channels:
-            message = _target_channel_problem(target, channel, True, symbols)
-            if message is not None:
-                bad_channels[(target, True, channel)] = message
+    bad_channels = _check_channels(table, symbols)
 
     bad_routes = {
         row: _multiplexer_problem(multiplexer, symbols)
@@ -140,6 +120,58 @@ def check_connections(
         line_map = raw.line_map
         lines = line_map.lines(o for o, _ in found) if line_map is not None else {}
         problems.extend((lines.get(ordinal), message) for ordinal, message in found)
+
+
+def _check_channels(table: ConnectionTable, symbols: Symbols) -> dict[tuple[str, bool, str], str]:
+    """Check the channel of every connection; collect the (DCPower instrument, channel) pairs.
+
+    Instruments whose valid channels are alike (digital pattern, scope and FGen instruments of
+    one channel count) share a class, and instruments that accept any channel share one, so the
+    C-level ``set(zip(...))`` over the rows yields few distinct (class, channel) pairs; the
+    rest are checked per instrument. Only when some shared class has a bad channel are the
+    (instrument, channel) pairs of the rows looked at, to name the instrument.
+    """
+    bad: dict[tuple[str, bool, str], str] = {}
+    symbols.targets = set(table.targets)
+    instruments = symbols.instruments
+    dcpower = symbols.dcpower_groups
+    classes: dict[str, object] = {}
+    for target in symbols.targets:
+        instrument = instruments.get(target)
+        if instrument is None:
+            classes[target] = target
+        elif instrument.kind in _SHARED_KINDS and instrument.number_of_channels is not None:
+            classes[target] = (instrument.kind, instrument.number_of_channels)
+        elif _valid_channels(instrument) is None:
+            classes[target] = _ANY
+        else:
+            classes[target] = target
+    used = set(zip(map(classes.__getitem__, table.targets), table.channels, strict=True))
+    bad_shared: set[tuple[object, str]] = set()
+    dcpower_pairs = symbols.dcpower_pairs
+    for kind_class, channel in used:
+        if kind_class is _ANY:
+            continue
+        if isinstance(kind_class, str):
+            message = _target_channel_problem(kind_class, channel, False, symbols)
+            if message is not None:
+                bad[(kind_class, False, channel)] = message
+            elif kind_class in dcpower:
+                dcpower_pairs.append((kind_class, channel))
+        elif channel not in _numbered(kind_class[1]):  # type: ignore[index]
+            bad_shared.add((kind_class, channel))
+    if bad_shared:
+        for target, channel in set(zip(table.targets, table.channels, strict=True)):
+            if (classes[target], channel) in bad_shared:
+                message = _target_channel_problem(target, channel, False, symbols)
+                if message is not None:
+                    bad[(target, False, channel)] = message
+    relay_rows = [match.start() for match in _RELAY_CODES.finditer(table.kinds)]
+    for target, channel in {(table.targets[row], table.channels[row]) for row in relay_rows}:
+        message = _target_channel_problem(target, channel, True, symbols)
+        if message is not None:
+            bad[(target, True, channel)] = message
+    return bad
 
 
 def _report_rows(
@@ -179,6 +211,12 @@ def _report_rows(
 
 
 _NUMBERED: dict[int, frozenset[str]] = {}
+_SHARED_KINDS = frozenset(
+    {InstrumentKind.DIGITAL_PATTERN, InstrumentKind.SCOPE, InstrumentKind.FGEN}
+)
+_ANY = object()
+"""The class of instruments that accept any channel (DAQmx tasks, DMMs, relay drivers...)."""
+_RELAY_CODES = re.compile(b"[" + bytes([ConnectionKind.RELAY, ConnectionKind.SYSTEM_RELAY]) + b"]")
 
 
 def _numbered(count: int) -> frozenset[str]:
