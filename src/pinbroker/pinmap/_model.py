@@ -1,5 +1,7 @@
 """Frozen records of a parsed pin map (pure: no grpc, no protobuf).
 
+Records are ``NamedTuple`` s: immutable, and cheap to create by the hundred thousand.
+
 The parser (:mod:`pinbroker.pinmap._parser`) fills a :class:`RawPinMap`; validation and indexing
 read it; :class:`pinbroker.pinmap.PinMap` exposes the records read-only. Connections are kept
 column-wise in a :class:`ConnectionTable` (half a million rows must stay cheap) and handed out
@@ -12,6 +14,7 @@ import enum
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pinbroker.pinmap._lines import LineMap
 from pinbroker.types import (
@@ -83,8 +86,7 @@ Attributes = tuple[tuple[str, str], ...]
 """An element's attributes as (local name, XML-unescaped value) pairs, in document order."""
 
 
-@dataclass(frozen=True, slots=True)
-class Element:
+class Element(NamedTuple):
     """An element kept as written: tag, attributes and children (unknown or free-form content).
 
     Attributes:
@@ -107,8 +109,7 @@ class Element:
         return default
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelGroup:
+class ChannelGroup(NamedTuple):
     """A ``ChannelGroup`` of an instrument.
 
     For ``NIDCPowerInstrument`` the group is identified by ``name`` and lists channel numbers
@@ -132,8 +133,7 @@ class ChannelGroup:
     implicit: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Instrument:
+class Instrument(NamedTuple):
     """An instrument (or DAQmx task, relay driver module...) declared in ``<Instruments>``.
 
     Attributes:
@@ -172,8 +172,7 @@ class Instrument:
         return default
 
 
-@dataclass(frozen=True, slots=True)
-class Multiplexer:
+class Multiplexer(NamedTuple):
     """A ``Multiplexer`` declared in ``<Instruments>`` (a switch, not an instrument session).
 
     Attributes:
@@ -187,8 +186,7 @@ class Multiplexer:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class Pin:
+class Pin(NamedTuple):
     """A ``DUTPin`` or ``SystemPin``."""
 
     name: str
@@ -196,8 +194,7 @@ class Pin:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class PinGroup:
+class PinGroup(NamedTuple):
     """A ``PinGroup`` and its ``PinReference`` targets (pins or groups), in document order."""
 
     name: str
@@ -206,8 +203,7 @@ class PinGroup:
     reference_lines: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Relay:
+class Relay(NamedTuple):
     """A ``SiteRelay`` or ``SystemRelay`` with its optional display labels."""
 
     name: str
@@ -217,8 +213,7 @@ class Relay:
     closed_state_display_label: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class RelayGroup:
+class RelayGroup(NamedTuple):
     """A ``RelayGroup`` and its ``RelayReference`` targets (relays or groups), in order."""
 
     name: str
@@ -227,8 +222,7 @@ class RelayGroup:
     reference_lines: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RelayPosition:
+class RelayPosition(NamedTuple):
     """One ``RelayPosition`` of a relay configuration."""
 
     relay: str
@@ -236,8 +230,7 @@ class RelayPosition:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class RelayConfiguration:
+class RelayConfiguration(NamedTuple):
     """A ``RelayConfiguration``: named relay positions (also usable as a route name)."""
 
     name: str
@@ -245,8 +238,7 @@ class RelayConfiguration:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
-class Site:
+class Site(NamedTuple):
     """A ``Site``."""
 
     number: int
@@ -278,8 +270,7 @@ class ConnectionKind(enum.IntEnum):
         return self in (ConnectionKind.RELAY, ConnectionKind.SYSTEM_RELAY)
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(NamedTuple):
     """One connection row (a view; the pin map stores connections column-wise).
 
     Attributes:

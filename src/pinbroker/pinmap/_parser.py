@@ -51,6 +51,7 @@ from pinbroker.pinmap._model import (
     Site,
 )
 from pinbroker.pinmap._numbers import decimal_or_none
+from pinbroker.pinmap._prolog import namespace_patch
 from pinbroker.pinmap._rows import ConnectionBatch, Handler
 from pinbroker.pinmap._vocabulary import (
     KIND_OF_TAG,
@@ -160,8 +161,13 @@ class _Reader(ItemContext):
             remove_comments=True,
             remove_pis=True,
         )
+        patch = namespace_patch(data)
+        start, end, replacement = patch if patch is not None else (0, 0, b"")
         try:
-            for offset in range(0, len(data), _CHUNK):
+            if start:
+                parser.feed(data[:start])
+                parser.feed(replacement)
+            for offset in range(end, len(data), _CHUNK):
                 parser.feed(data[offset : offset + _CHUNK])
             parser.close()
         except etree.XMLSyntaxError as exc:

@@ -13,7 +13,7 @@ import re
 from pinbroker.errors import PinMapParseError, PinMapTooLargeError
 from pinbroker.pinmap._limits import ParseLimits
 
-__all__ = ["prepare_input"]
+__all__ = ["namespace_patch", "prepare_input"]
 
 _DECLARATION = re.compile(rb"<\?xml[^>]*?\?>")
 _ENCODING = re.compile(rb"""(\sencoding\s*=\s*)(["'])[^"']*\2""")
@@ -64,9 +64,9 @@ def prepare_input(xml: str | bytes, limits: ParseLimits, source: str | None) -> 
                     f"cannot decode pin map as {wide}: {exc.reason}", source=source
                 ) from None
             data = _to_utf8(text, limits, source)
-    root = _scan_prolog(data, source)
+    _scan_prolog(data, source)
     _check_element_count(data, limits, source)
-    return _without_default_namespace(data, root)
+    return data
 
 
 def _check_size(size: int, limits: ParseLimits, source: str | None) -> None:
@@ -162,22 +162,29 @@ def _check_element_count(data: bytes, limits: ParseLimits, source: str | None) -
         )
 
 
-def _without_default_namespace(data: bytes, root: int) -> bytes:
-    """Blank the root's ``xmlns="<pin map namespace>"`` declaration (same length, same lines).
+def namespace_patch(data: bytes) -> tuple[int, int, bytes] | None:
+    """Find the root's ``xmlns="<pin map namespace>"`` and a blank of the same length for it.
 
     The reader matches pin map elements in the pin map namespace and in no namespace alike;
-    without the declaration lxml hands it plain tag names instead of building
-    ``{namespace}Name`` strings for every element, which saves about a tenth of the parse.
+    parsing with the declaration blanked, lxml hands it plain tag names instead of building a
+    ``{namespace}Name`` string for every element, which saves about a tenth of the parse.
+    Lengths and line breaks are unchanged, so positions and line numbers are too.
+
+    Returns:
+        (start, end, replacement) for ``data[start:end]``, or None when there is nothing to do.
     """
+    try:
+        root = _scan_prolog(data, None)
+    except PinMapParseError:
+        return None
     tag = _START_TAG.match(data, root)
     if tag is None:
-        return data
+        return None
     declaration = _DEFAULT_NAMESPACE.search(data, root, tag.end())
-    if declaration is None:
-        return data
+    if declaration is None or b"\n" in declaration.group(0):
+        return None
     start, end = declaration.span()
-    blank = b' xmlns=""'.ljust(end - start)
-    return data[:start] + blank + data[end:]
+    return start, end, b' xmlns=""'.ljust(end - start)
 
 
 def _start_tags(data: bytes) -> int:

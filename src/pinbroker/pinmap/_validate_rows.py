@@ -136,16 +136,22 @@ def _check_channels(table: ConnectionTable, symbols: Symbols) -> dict[tuple[str,
     instruments = symbols.instruments
     dcpower = symbols.dcpower_groups
     classes: dict[str, object] = {}
+    valid_of: dict[str, frozenset[str]] = {}
     for target in symbols.targets:
         instrument = instruments.get(target)
         if instrument is None:
             classes[target] = target
-        elif instrument.kind in _SHARED_KINDS and instrument.number_of_channels is not None:
-            classes[target] = (instrument.kind, instrument.number_of_channels)
-        elif _valid_channels(instrument) is None:
+            continue
+        count = instrument.number_of_channels
+        if instrument.kind in _SHARED_KINDS and count is not None:
+            classes[target] = (instrument.tag, count)  # plain values: cheap to hash
+            continue
+        valid = _valid_channels(instrument)
+        if valid is None:
             classes[target] = _ANY
         else:
             classes[target] = target
+            valid_of[target] = valid
     used = set(zip(map(classes.__getitem__, table.targets), table.channels, strict=True))
     bad_shared: set[tuple[object, str]] = set()
     dcpower_pairs = symbols.dcpower_pairs
@@ -153,12 +159,15 @@ def _check_channels(table: ConnectionTable, symbols: Symbols) -> dict[tuple[str,
         if kind_class is _ANY:
             continue
         if isinstance(kind_class, str):
-            message = _target_channel_problem(kind_class, channel, False, symbols)
-            if message is not None:
-                bad[(kind_class, False, channel)] = message
-            elif kind_class in dcpower:
+            valid = valid_of.get(kind_class)
+            if valid is None or channel not in valid:
+                message = _target_channel_problem(kind_class, channel, False, symbols)
+                if message is not None:
+                    bad[(kind_class, False, channel)] = message
+                    continue
+            if kind_class in dcpower:
                 dcpower_pairs.append((kind_class, channel))
-        elif channel not in _numbered(kind_class[1]):  # type: ignore[index]
+        elif channel not in _numbered(kind_class[1]):  # type: ignore[index]  # (tag, count)
             bad_shared.add((kind_class, channel))
     if bad_shared:
         for target, channel in set(zip(table.targets, table.channels, strict=True)):
