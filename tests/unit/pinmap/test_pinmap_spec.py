@@ -7,6 +7,7 @@ A-x in the spec's abbreviations) or, where the spec marks a rule [I], this proje
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ from pinbroker.pinmap import (
     RelayDefinition,
     RelayGroupDefinition,
     Resolution,
+    load_pinmap_file,
 )
 from pinbroker.types import SITE_SYSTEM, SessionNaming
 
@@ -588,12 +590,9 @@ def test_decision_8_unconnected_or_filtered_pins_give_no_mapping_and_no_error(
 
 
 def test_decision_9_dcpower_without_channel_group_is_one_group_of_all_channels(
-    corpus: object, ni_map: Loader
+    corpus: Path,
 ) -> None:
-    from pinbroker.pinmap import load_pinmap_file
-
-    path = getattr(corpus, "joinpath")("ni__nitsm-python__nidcpower_legacy.pinmap")  # noqa: B009
-    legacy = load_pinmap_file(path)
+    legacy = load_pinmap_file(corpus / "ni__nitsm-python__nidcpower_legacy.pinmap")
     assert summary(legacy.resolve(sites=[1])) == [
         ("niDCPower-DCPower1/0, DCPower1/1", "DCPower1/0, DCPower1/1", "DCPower1/1")
     ]
