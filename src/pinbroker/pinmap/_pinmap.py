@@ -61,7 +61,8 @@ def load_pinmap(
 
     Raises:
         PinMapParseError: The XML is malformed, has a DTD, or fails validation; ``problems``
-            lists every problem found, each formatted ``pin map line N: ...``.
+            lists every problem found, each formatted ``pin map line N: ...`` (beyond
+            ``MAX_PROBLEMS``, one last line counts the rest).
         PinMapTooLargeError: The document exceeds one of ``limits``.
     """
     data = prepare_input(xml, limits, source)
@@ -188,7 +189,10 @@ class PinMap:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Notes about tolerated oddities (``pin map line N: ...``), in line order."""
+        """Notes about tolerated oddities (``pin map line N: ...``), in line order.
+
+        At most 100 are kept; one last line counts the rest.
+        """
         return self._warnings
 
     @property
