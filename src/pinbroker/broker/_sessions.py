@@ -19,7 +19,7 @@ from pinbroker.errors import (
     ResourceExhaustedError,
     UnreserveError,
 )
-from pinbroker.pinmap import SessionResource
+from pinbroker.pinmap import MultiplexerResource, SessionResource
 from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
 from pinbroker.reservation import Reservation, ReservationTable, check_timeout
 from pinbroker.store import Store
@@ -136,16 +136,7 @@ class SessionManager:
             sessions=tuple(
                 self._view_of_resolved(s, reservation.annotations) for s in resolution.sessions
             ),
-            multiplexers=tuple(
-                MultiplexerView(
-                    session_name=m.session_name,
-                    resource_name=m.resource_name,
-                    multiplexer_type_id=m.multiplexer_type_id,
-                    session_exists=self._registry.is_multiplexer_registered(m.session_name),
-                    annotations=self._multiplexer_annotations(m.session_name),
-                )
-                for m in resolution.multiplexers
-            ),
+            multiplexers=tuple(self._view_of_multiplexer(m) for m in resolution.multiplexers),
             group_mappings=resolution.group_mappings,
         )
 
@@ -281,13 +272,7 @@ class SessionManager:
         """
         pin_map = self._pin_maps.get(pin_map_id).pin_map
         return tuple(
-            MultiplexerView(
-                session_name=m.session_name,
-                resource_name=m.resource_name,
-                multiplexer_type_id=m.multiplexer_type_id,
-                session_exists=self._registry.is_multiplexer_registered(m.session_name),
-                annotations=self._multiplexer_annotations(m.session_name),
-            )
+            self._view_of_multiplexer(m)
             for m in pin_map.multiplexers(sites=sites, multiplexer_type_id=multiplexer_type_id)
         )
 
@@ -367,9 +352,16 @@ class SessionManager:
             annotations=annotations,
         )
 
-    def _multiplexer_annotations(self, name: str) -> Mapping[str, str]:
-        record = self._registry.get_multiplexer(name)
-        return {} if record is None else dict(record.annotations)
+    def _view_of_multiplexer(self, multiplexer: MultiplexerResource) -> MultiplexerView:
+        """A multiplexer of the pin map, with its registration state and annotations."""
+        record = self._registry.get_multiplexer(multiplexer.session_name)
+        return MultiplexerView(
+            session_name=multiplexer.session_name,
+            resource_name=multiplexer.resource_name,
+            multiplexer_type_id=multiplexer.multiplexer_type_id,
+            session_exists=record is not None,
+            annotations={} if record is None else dict(record.annotations),
+        )
 
 
 def _multiplexer_view(record: MultiplexerRecord) -> MultiplexerView:

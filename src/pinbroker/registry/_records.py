@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
+from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
 from pinbroker.pinmap._results import ChannelMapping
 from pinbroker.types import InstrumentTypeId, SessionName
 
 __all__ = ["MultiplexerRecord", "SessionRecord"]
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-def _freeze(annotations: Mapping[str, str]) -> Mapping[str, str]:
-    """Return a read-only copy of ``annotations``.
-
-    Raises:
-        TypeError: If a key or value is not a ``str``.
-    """
-    if not annotations:
-        return _EMPTY
-    copy = dict(annotations)
-    for key, value in copy.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"annotation {key!r}: {value!r} is not a str -> str pair")
-    return MappingProxyType(copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +33,11 @@ class SessionRecord:
     channel_list: str
     instrument_type_id: InstrumentTypeId
     channel_mappings: tuple[ChannelMapping, ...] = ()
-    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY_ANNOTATIONS, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_mappings", tuple(self.channel_mappings))
-        object.__setattr__(self, "annotations", _freeze(self.annotations))
+        object.__setattr__(self, "annotations", freeze_annotations(self.annotations))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +57,7 @@ class MultiplexerRecord:
     session_name: SessionName
     resource_name: str
     multiplexer_type_id: str = ""
-    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY_ANNOTATIONS, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "annotations", _freeze(self.annotations))
+        object.__setattr__(self, "annotations", freeze_annotations(self.annotations))

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
+from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
 from pinbroker.errors import (
     CancelledError,
     InvalidSessionError,
@@ -43,14 +44,11 @@ from pinbroker.reservation._values import (
     TableSnapshot,
     Ticket,
     WaitingRequest,
-    freeze_annotations,
     unique_names,
 )
 from pinbroker.types import SessionName
 
 __all__ = ["ReservationTable"]
-
-_NO_ANNOTATIONS: Mapping[str, str] = MappingProxyType({})
 
 
 class ReservationTable:
@@ -327,7 +325,7 @@ class ReservationTable:
         """Return the annotations of the reservation holding the session (empty if free)."""
         with self._lock:
             holder = self._holders.get(SessionName(session_name))
-            return _NO_ANNOTATIONS if holder is None else self._reservations[holder].annotations
+            return EMPTY_ANNOTATIONS if holder is None else self._reservations[holder].annotations
 
     def wait_for_waiting(self, count: int, timeout: float) -> bool:
         """Block until at least ``count`` requests are queued (for observers and tests).

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import NewType, Protocol
 
+from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
 from pinbroker.types import SessionName
 
 __all__ = [
@@ -20,23 +20,6 @@ __all__ = [
 
 ReservationId = NewType("ReservationId", int)
 """Id of a request and, once granted, of its reservation (the same number)."""
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
-def freeze_annotations(annotations: Mapping[str, str] | None) -> Mapping[str, str]:
-    """Return a read-only copy of ``annotations`` (``str`` keys and values only).
-
-    Raises:
-        TypeError: If a key or value is not a ``str``.
-    """
-    if not annotations:
-        return _EMPTY
-    copy = dict(annotations)
-    for key, value in copy.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"annotation {key!r}: {value!r} is not a str -> str pair")
-    return MappingProxyType(copy)
 
 
 def unique_names(session_names: Iterable[str]) -> tuple[SessionName, ...]:
@@ -80,7 +63,7 @@ class Reservation:
     id: ReservationId
     session_names: tuple[SessionName, ...]
     owner: str
-    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY_ANNOTATIONS, hash=False)
     acquired_at: float = 0.0
 
     def __post_init__(self) -> None:
@@ -103,7 +86,7 @@ class WaitingRequest:
     id: ReservationId
     session_names: tuple[SessionName, ...]
     owner: str
-    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY_ANNOTATIONS, hash=False)
     waiting_since: float = 0.0
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2 as pb
 
@@ -17,6 +18,7 @@ from pinbroker.pinmap import (
 
 __all__ = [
     "channel_mapping_to_pb",
+    "group_mappings_to_pb",
     "pins_to_pb",
     "relays_to_pb",
     "resource_access_to_pb",
@@ -75,13 +77,19 @@ def relays_to_pb(
     )
 
 
+_Resolved = TypeVar("_Resolved")
+
+
 def group_mappings_to_pb(
     group_mappings: Mapping[str, Sequence[str]],
-) -> dict[str, pb.ResolvedPinsOrRelays]:
-    """Convert group mappings to the Pin Map Service's map of ResolvedPinsOrRelays."""
+    message_type: Callable[..., _Resolved],
+) -> dict[str, _Resolved]:
+    """Convert group mappings to a protobuf map of ``ResolvedPinsOrRelays``.
+
+    Both services define their own ``ResolvedPinsOrRelays`` message; pass the one to build.
+    """
     return {
-        name: pb.ResolvedPinsOrRelays(pin_or_relay_names=members)
-        for name, members in group_mappings.items()
+        name: message_type(pin_or_relay_names=members) for name, members in group_mappings.items()
     }
 
 
@@ -97,5 +105,5 @@ def resource_access_to_pb(resolution: Resolution) -> pb.QueryResourceAccessInfor
             )
             for s in resolution.sessions
         ],
-        group_mappings=group_mappings_to_pb(resolution.group_mappings),
+        group_mappings=group_mappings_to_pb(resolution.group_mappings, pb.ResolvedPinsOrRelays),
     )

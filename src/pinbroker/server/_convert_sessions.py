@@ -5,7 +5,7 @@ The wire's milliseconds and -1 live here only (via ``timeout_from_milliseconds``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
 import session_pb2
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as pb
@@ -13,6 +13,7 @@ from ni.measurementlink.sessionmanagement.v1 import session_management_service_p
 from pinbroker.broker import MultiplexerView, ReserveResult, SessionView
 from pinbroker.pinmap import ChannelMapping
 from pinbroker.registry import MultiplexerRecord, SessionRecord
+from pinbroker.server._convert_pinmap import group_mappings_to_pb
 from pinbroker.types import InstrumentTypeId, SessionName
 
 __all__ = [
@@ -74,22 +75,12 @@ def multiplexer_view_to_pb(view: MultiplexerView) -> pb.MultiplexerSessionInform
     )
 
 
-def group_mappings_to_pb(
-    group_mappings: Mapping[str, Sequence[str]],
-) -> dict[str, pb.ResolvedPinsOrRelays]:
-    """Convert group mappings to the Session Management map of ResolvedPinsOrRelays."""
-    return {
-        name: pb.ResolvedPinsOrRelays(pin_or_relay_names=members)
-        for name, members in group_mappings.items()
-    }
-
-
 def reserve_result_to_pb(result: ReserveResult) -> pb.ReserveSessionsResponse:
     """Build a ReserveSessionsResponse."""
     return pb.ReserveSessionsResponse(
         sessions=[session_view_to_pb(s) for s in result.sessions],
         multiplexer_sessions=[multiplexer_view_to_pb(m) for m in result.multiplexers],
-        group_mappings=group_mappings_to_pb(result.group_mappings),
+        group_mappings=group_mappings_to_pb(result.group_mappings, pb.ResolvedPinsOrRelays),
     )
 
 
