@@ -225,13 +225,18 @@ class SessionManager:
         Raises:
             UnreserveError: If the release could not be recorded; nothing changed.
         """
+        names = list(session_names)
         try:
-            self._table.release(session_names)
+            self._table.release(names)
         except PinbrokerError:
             raise
         except Exception as exc:
-            _logger.exception("unreserving sessions failed")
-            raise UnreserveError(f"could not unreserve sessions: {exc}") from exc
+            _logger.exception("unreserving %s failed", names)
+            raise UnreserveError(
+                f"could not unreserve {', '.join(repr(n) for n in names)}: recording the "
+                f"release in the state store failed ({type(exc).__name__}; see the server log); "
+                "the sessions are still reserved"
+            ) from exc
 
     # ------------------------------------------------------------------ registry
 

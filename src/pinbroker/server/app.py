@@ -77,6 +77,8 @@ class ServerConfig:
         worker_threads: gRPC worker threads.
         parse_limits: Pin map parser limits.
         grace_seconds: How long in-flight calls may take to finish on shutdown.
+        store: A store to use instead of opening one (for embedding and tests); the server
+            closes it when it stops.
     """
 
     host: str = "127.0.0.1"
@@ -91,6 +93,7 @@ class ServerConfig:
     worker_threads: int = DEFAULT_WORKER_THREADS
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
     grace_seconds: float = 5.0
+    store: Store | None = None
 
 
 class RunningServer:
@@ -147,6 +150,8 @@ class RunningServer:
 
 
 def _owner_store(config: ServerConfig) -> Store:
+    if config.store is not None:
+        return config.store
     if config.in_memory:
         from pinbroker.store import MemoryStore
 

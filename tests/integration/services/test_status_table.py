@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import grpc
 import pytest
@@ -12,6 +12,10 @@ from ni.measurementlink.pinmap.v1 import pin_map_service_pb2 as pm
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2_grpc as pm_grpc
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as sm
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2_grpc as sm_grpc
+
+from pinbroker.server.app import RunningServer
+from pinbroker.store import MemoryStore
+from pinbroker.types import SessionName
 
 PIN_MAP_ID = "status-table.pinmap"
 PIN_MAP_XML = """<?xml version="1.0" encoding="utf-8"?>
@@ -342,3 +346,28 @@ def test_query_resource_access_information(
         dmm_mapping.multiplexer_type_id,
     ) == ("MUX1", "r0", "RelayMux")
     assert list(response.group_mappings["Supplies"].pin_or_relay_names) == ["VDD"]
+
+
+class _FailingReleaseStore(MemoryStore):
+    """A store that cannot record releases (a full disk, say)."""
+
+    def delete_reservation_sessions(self, session_names: Sequence[SessionName]) -> None:
+        raise OSError("disk full")
+
+
+def test_unreserve_failure_is_resource_exhausted(
+    start_pinbroker: Callable[..., RunningServer],
+) -> None:
+    server = start_pinbroker(store=_FailingReleaseStore())
+    with grpc.insecure_channel(server.address) as channel:
+        pm_grpc.PinMapServiceStub(channel).UpdatePinMapFromXml(
+            pm.UpdatePinMapFromXmlRequest(pin_map_id=PIN_MAP_ID, pin_map_xml=PIN_MAP_XML)
+        )
+        sessions = sm_grpc.SessionManagementServiceStub(channel)
+        held = sessions.ReserveSessions(sm.ReserveSessionsRequest(pin_map_context=_context()))
+        code, details = _status(
+            lambda: sessions.UnreserveSessions(sm.UnreserveSessionsRequest(sessions=held.sessions))
+        )
+        assert code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "still reserved" in details
+        assert "disk full" not in details  # internal details stay in the server log
