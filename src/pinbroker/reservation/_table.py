@@ -299,9 +299,7 @@ class ReservationTable:
                 return ()
             undelivered = self._undelivered()
             recorded = {
-                name: self._holders[name]
-                for name in held
-                if self._holders[name] not in undelivered
+                name: self._holders[name] for name in held if self._holders[name] not in undelivered
             }
             if not recorded or self._journal is None:
                 self._take_back(held)
