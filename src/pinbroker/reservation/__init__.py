@@ -3,8 +3,9 @@
 Pure: no grpc, no protobuf, no I/O. Time comes from an injectable :class:`Clock`
 (:class:`MonotonicClock` in production, :class:`FakeClock` in tests); persistence goes through a
 :class:`ReservationJournal` (a ``pinbroker.store.Store`` is one, written under the table's lock)
-or a :class:`DeferredJournal` (``pinbroker.store.GroupCommitJournal``, waited on outside it). Timeouts are seconds as
-``float | None``; the wire's milliseconds are converted with :func:`timeout_from_milliseconds`.
+or a :class:`DeferredJournal` (``pinbroker.store.GroupCommitJournal``, waited on outside it).
+Timeouts are seconds as ``float | None``; the wire's milliseconds are converted with
+:func:`timeout_from_milliseconds`.
 """
 
 from __future__ import annotations
