@@ -47,7 +47,8 @@ class ManualJournal:
         self.table: ReservationTable | None = None
 
     def submit(self, record: JournalRecord) -> JournalReceipt:
-        assert self.table is not None and self.table._lock.locked()  # queued in table order
+        assert self.table is not None
+        assert self.table._lock.locked()  # queued in the table's order
         receipt = ManualReceipt()
         with self._changed:
             self.records.append((record, receipt))
