@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -53,6 +54,24 @@ class GatedStore:
         self.batches.append(list(records))
 
 
+def _waiting(receipt: JournalReceipt) -> threading.Thread:
+    """Wait for the receipt on a helper thread (keeping a failure for the test to see)."""
+
+    def run() -> None:
+        with contextlib.suppress(OSError):
+            receipt.wait()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(JOIN_TIMEOUT)
+        assert not thread.is_alive()
+
+
 @pytest.fixture
 def gated() -> GatedStore:
     return GatedStore()
@@ -70,12 +89,15 @@ def test_records_pending_while_a_batch_is_written_go_into_one_next_batch(
     journal: GroupCommitJournal, gated: GatedStore
 ) -> None:
     first = journal.submit(_put(1, "A"))
-    assert gated.entered.wait(JOIN_TIMEOUT)  # the writer is inside the first batch
+    leader = _waiting(first)  # finds nobody writing, so writes its batch itself
+    assert gated.entered.wait(JOIN_TIMEOUT)  # the leader is inside the first batch
     rest = [journal.submit(_delete("A")), journal.submit(_put(2, "B")), journal.submit(_put(3))]
+    followers = [_waiting(receipt) for receipt in rest]
     gated.gate.set()
 
+    _join([leader, *followers])
     for receipt in [first, *rest]:
-        receipt.wait()
+        receipt.wait()  # complete, without error
     assert [len(batch) for batch in gated.batches] == [1, 3]
     assert gated.batches[1] == [_delete("A"), _put(2, "B"), _put(3)]
 
@@ -110,10 +132,13 @@ def test_a_failed_batch_fails_every_receipt_of_it_and_the_next_batch_is_written(
     journal: GroupCommitJournal, gated: GatedStore
 ) -> None:
     before = journal.submit(_put(1, "A"))
+    leader = _waiting(before)
     assert gated.entered.wait(JOIN_TIMEOUT)
     failing = [journal.submit(_put(2, "B")), journal.submit(_delete("A"))]
+    followers = [_waiting(receipt) for receipt in failing]
     gated.fail_with = OSError("disk full")
     gated.gate.set()
+    _join([leader, *followers])
 
     for receipt in failing:
         with pytest.raises(OSError, match="disk full"):
@@ -126,17 +151,17 @@ def test_a_failed_batch_fails_every_receipt_of_it_and_the_next_batch_is_written(
     assert gated.batches == [[_put(3, "C")]]
 
 
-def test_close_writes_what_is_pending_and_refuses_more(
+def test_close_writes_what_nobody_waits_for_and_refuses_more(
     journal: GroupCommitJournal, gated: GatedStore
 ) -> None:
     receipts = [journal.submit(_put(1, "A"))]
+    leader = _waiting(receipts[0])
     assert gated.entered.wait(JOIN_TIMEOUT)
-    receipts += [journal.submit(_put(2, "B")), journal.submit(_delete("A"))]
+    receipts += [journal.submit(_put(2, "B")), journal.submit(_delete("A"))]  # nobody waits
     closer = threading.Thread(target=journal.close)
     closer.start()
     gated.gate.set()
-    closer.join(JOIN_TIMEOUT)
-    assert not closer.is_alive()
+    _join([leader, closer])
 
     assert [record for batch in gated.batches for record in batch] == [
         _put(1, "A"),
