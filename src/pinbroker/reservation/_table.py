@@ -49,6 +49,7 @@ from pinbroker.reservation._journal import (
     as_deferred,
     submit,
 )
+from pinbroker.reservation._obstacles import describe_obstacles
 from pinbroker.reservation._request import Request as _Request
 from pinbroker.reservation._request import State as _State
 from pinbroker.reservation._timeout import check_timeout
@@ -193,7 +194,7 @@ class ReservationTable:
         """Wait for the grant; return the reservation, or the receipt of its queued record."""
         with self._lock:
             request = self._requests.get(ticket.id)
-            if request is None or request.ticket != ticket:
+            if request is None or request.ticket != ticket or request.state is _State.RECORDING:
                 raise ValueError(f"request {ticket.id} is unknown or was waited on already")
             try:
                 seconds = check_timeout(timeout)
@@ -209,7 +210,9 @@ class ReservationTable:
                     assert request.error is not None
                     raise request.error
                 if deadline is not None and self._clock.now() >= deadline:
-                    message = self._describe_obstacles(request, seconds)
+                    message = describe_obstacles(
+                        request, seconds, self._queue, self._holders, self._reservations
+                    )
                     self._withdraw(request)
                     raise ReservationTimeoutError(message)
                 try:
@@ -545,34 +548,6 @@ class ReservationTable:
             for request_id, request in self._requests.items()
             if request.state is _State.GRANTED
         }
-
-    def _describe_obstacles(self, request: _Request, timeout: float | None) -> str:
-        """Say which sessions stand in the request's way and who holds or wants them."""
-        obstacles: list[str] = []
-        ahead: dict[SessionName, _Request] = {}
-        for other in self._queue.values():
-            if other is request:
-                break
-            for name in other.ticket.session_names:
-                ahead.setdefault(name, other)
-        for name in request.ticket.session_names:
-            holder = self._holders.get(name)
-            if holder is not None:
-                reservation = self._reservations[holder]
-                obstacles.append(
-                    f"'{name}' is held by '{reservation.owner}' (reservation {holder})"
-                )
-            elif name in ahead:
-                other = ahead[name]
-                obstacles.append(
-                    f"'{name}' is wanted by earlier request {other.ticket.id} of "
-                    f"'{other.ticket.owner}'"
-                )
-        when = "at once" if timeout == 0 else f"within {timeout:g} s"
-        return (
-            f"sessions for request {request.ticket.id} of '{request.ticket.owner}' were not "
-            f"available {when}: " + "; ".join(obstacles)
-        )
 
 
 def _outcome(receipt: JournalReceipt) -> Exception | None:

@@ -8,17 +8,18 @@ Durability settings (and why):
   open.
 * ``synchronous=NORMAL`` by default: with WAL this never corrupts the database; it only skips
   the fsync at each commit, so after an *operating-system* crash or power loss the last few
-  commits may be rolled back (a process crash loses nothing). The table journals reservations
-  while holding its lock, so an fsync per grant would throttle every waiter; and after a power
+  commits may be rolled back (a process crash loses nothing). Every grant and release waits
+  for its commit (group commit, off the table's lock), so an fsync per batch would add a disk
+  flush to every reserve and unreserve; and after a power
   loss the clients holding reservations are gone too. Pass ``synchronous="FULL"`` to fsync every
   commit when the host can lose power with pinbroker's clients surviving. If the file system
   cannot do WAL, the store uses the rollback journal with ``FULL``.
 * Checkpoints run in a background thread (``wal_autocheckpoint=0`` on the writing connection, a
   ``PASSIVE`` checkpoint every ``checkpoint_interval`` seconds on a second connection, and a
   final one at close). Left to SQLite, the commit that crosses the auto-checkpoint threshold
-  copies the log into the database and fsyncs it inline: up to tens of milliseconds, and the
-  reservation table calls the store under its lock, so every waiter stalled behind it
-  (measured in docs/performance.md). A passive checkpoint never blocks the writer.
+  copies the log into the database and fsyncs it inline: up to tens of milliseconds, which
+  every request whose record is in that batch (or queued behind it) would wait for (measured
+  in docs/performance.md). A passive checkpoint never blocks the writer.
 
 The schema version lives in ``PRAGMA user_version``; :func:`migrate` brings an older file up to
 :data:`SCHEMA_VERSION`, one transaction per step, and refuses a newer one. Nested fields

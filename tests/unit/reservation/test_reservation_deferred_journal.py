@@ -233,6 +233,19 @@ def test_a_release_during_recording_is_queued_after_the_grant(
     assert holder.session_names == ("B",)
 
 
+def test_a_ticket_being_recorded_cannot_be_waited_on_again(
+    table: ReservationTable, journal: ManualJournal
+) -> None:
+    ticket = table.request(["A"], owner="alice")
+    alice = Waiter(table, ticket, None)
+    journal.wait_for_records(1)
+
+    with pytest.raises(ValueError, match="waited on already"):
+        table.wait(ticket, 0)
+    journal.complete(0)
+    assert alice.reservation().session_names == ("A",)
+
+
 def test_shutdown_lets_a_grant_being_recorded_complete(
     table: ReservationTable, journal: ManualJournal
 ) -> None:
