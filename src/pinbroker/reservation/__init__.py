@@ -2,13 +2,22 @@
 
 Pure: no grpc, no protobuf, no I/O. Time comes from an injectable :class:`Clock`
 (:class:`MonotonicClock` in production, :class:`FakeClock` in tests); persistence goes through a
-:class:`ReservationJournal` (a ``pinbroker.store.Store`` is one). Timeouts are seconds as
-``float | None``; the wire's milliseconds are converted with :func:`timeout_from_milliseconds`.
+:class:`ReservationJournal` (a ``pinbroker.store.Store`` is one, written under the table's lock)
+or a :class:`DeferredJournal` (``pinbroker.store.GroupCommitJournal``, waited on outside it).
+Timeouts are seconds as ``float | None``; the wire's milliseconds are converted with
+:func:`timeout_from_milliseconds`.
 """
 
 from __future__ import annotations
 
 from pinbroker.reservation._clock import Clock, FakeClock, MonotonicClock
+from pinbroker.reservation._journal import (
+    DeferredJournal,
+    DeleteSessions,
+    JournalReceipt,
+    JournalRecord,
+    PutReservation,
+)
 from pinbroker.reservation._table import ReservationTable
 from pinbroker.reservation._timeout import (
     check_timeout,
@@ -26,8 +35,13 @@ from pinbroker.reservation._values import (
 
 __all__ = [
     "Clock",
+    "DeferredJournal",
+    "DeleteSessions",
     "FakeClock",
+    "JournalReceipt",
+    "JournalRecord",
     "MonotonicClock",
+    "PutReservation",
     "Reservation",
     "ReservationId",
     "ReservationJournal",

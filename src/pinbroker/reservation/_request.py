@@ -16,12 +16,14 @@ class State(enum.Enum):
 
     WAITING = "waiting"  # queued
     GRANTED = "granted"  # holds its sessions; its waiter has not taken the reservation yet
+    RECORDING = "recording"  # its waiter is waiting for the grant's record to be durable
     FAILED = "failed"  # cancelled or shut down; its waiter has not seen the error yet
 
 
 _TRANSITIONS: Mapping[State, frozenset[State]] = {
     State.WAITING: frozenset({State.GRANTED, State.FAILED}),
-    State.GRANTED: frozenset({State.FAILED}),
+    State.GRANTED: frozenset({State.RECORDING, State.FAILED}),
+    State.RECORDING: frozenset({State.FAILED}),  # cancelled while recording
     State.FAILED: frozenset(),
 }
 

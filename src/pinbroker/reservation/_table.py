@@ -16,6 +16,13 @@ RPC terminates, also after success, when ``cancel`` is a no-op)::
     if not context.add_callback(lambda: table.cancel(ticket)):
         table.cancel(ticket)  # the RPC is already over
     reservation = table.wait(ticket, timeout)
+
+Persistence goes through a journal (see :mod:`pinbroker.reservation._journal`) without holding
+the lock across I/O: under the lock a change is made in memory *and* its record is queued (so
+records are queued in the table's order), the durability wait happens outside the lock, and
+the lock is taken again to finish. A grant holds its sessions while its record is written and
+is undone if the write fails; a release keeps its sessions held until its record is durable and
+changes nothing if the write fails.
 """
 
 from __future__ import annotations
@@ -34,6 +41,15 @@ from pinbroker.errors import (
     ShuttingDownError,
 )
 from pinbroker.reservation._clock import Clock, MonotonicClock
+from pinbroker.reservation._journal import (
+    DeferredJournal,
+    DeleteSessions,
+    JournalReceipt,
+    PutReservation,
+    as_deferred,
+    submit,
+)
+from pinbroker.reservation._obstacles import describe_obstacles
 from pinbroker.reservation._request import Request as _Request
 from pinbroker.reservation._request import State as _State
 from pinbroker.reservation._timeout import check_timeout
@@ -61,18 +77,23 @@ class ReservationTable:
     """
 
     def __init__(
-        self, *, clock: Clock | None = None, journal: ReservationJournal | None = None
+        self,
+        *,
+        clock: Clock | None = None,
+        journal: ReservationJournal | DeferredJournal | None = None,
     ) -> None:
         """Create an empty table.
 
         Args:
             clock: Time source and blocking primitive; ``MonotonicClock()`` by default, a
                 ``FakeClock`` in tests.
-            journal: Receives each delivered grant and each release, under the table's lock
-                and before the table changes; None records nothing.
+            journal: Records each delivered grant and each release. A
+                :class:`~pinbroker.reservation.DeferredJournal` gets the records queued under
+                the lock and is waited on outside it; a plain ``ReservationJournal`` is written
+                synchronously under the lock. None records nothing.
         """
         self._clock: Clock = clock if clock is not None else MonotonicClock()
-        self._journal = journal
+        self._journal = None if journal is None else as_deferred(journal)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._ids = itertools.count(1)
@@ -144,11 +165,36 @@ class ReservationTable:
             CancelledError: If :meth:`cancel` withdrew the request.
             ShuttingDownError: If :meth:`shutdown` was called while the request was outstanding.
             ValueError: If the ticket is unknown to this table or was waited on already.
-            Exception: Whatever the journal raised recording the grant (the grant is undone).
+            Exception: Whatever the journal raised recording the grant (the grant is undone),
+                or withdrawing a grant cancelled while it was recorded (the sessions then stay
+                reserved, as after a failed :meth:`release`).
         """
+        granted = self._await_grant(ticket, timeout)
+        if isinstance(granted, Reservation):
+            return granted
+        error = _outcome(granted)  # the durability wait, outside the lock
+        with self._lock:
+            request = self._requests.pop(ticket.id)
+            reservation = self._recorded(request, error)
+            if request.state is not _State.FAILED:
+                return reservation
+            # Cancelled while its record was written: withdraw the record, then the grant.
+            assert request.error is not None
+            cancelled = request.error
+            held = {n: ticket.id for n in reservation.session_names}
+            delete = self._submit_delete(tuple(held)) if held else None
+        if delete is not None:
+            delete.wait()
+            with self._lock:
+                self._take_back_held(held)
+                self._dispatch()
+        raise cancelled
+
+    def _await_grant(self, ticket: Ticket, timeout: float | None) -> Reservation | JournalReceipt:
+        """Wait for the grant; return the reservation, or the receipt of its queued record."""
         with self._lock:
             request = self._requests.get(ticket.id)
-            if request is None or request.ticket != ticket:
+            if request is None or request.ticket != ticket or request.state is _State.RECORDING:
                 raise ValueError(f"request {ticket.id} is unknown or was waited on already")
             try:
                 seconds = check_timeout(timeout)
@@ -164,7 +210,9 @@ class ReservationTable:
                     assert request.error is not None
                     raise request.error
                 if deadline is not None and self._clock.now() >= deadline:
-                    message = self._describe_obstacles(request, seconds)
+                    message = describe_obstacles(
+                        request, seconds, self._queue, self._holders, self._reservations
+                    )
                     self._withdraw(request)
                     raise ReservationTimeoutError(message)
                 try:
@@ -206,7 +254,10 @@ class ReservationTable:
         """Withdraw a request; its :meth:`wait` raises ``CancelledError``. Callable from any thread.
 
         A queued request leaves the queue (letting those behind it through); a granted request
-        whose waiter has not taken the reservation yet gives its sessions back.
+        whose waiter has not taken the reservation yet gives its sessions back. If its waiter
+        is waiting for the grant's record to be durable, the cancellation still wins: once the
+        record is written the waiter queues a release of it, waits for that too, frees the
+        sessions and raises ``CancelledError`` (the record is written, then deleted).
 
         Args:
             ticket: From :meth:`request`.
@@ -234,24 +285,39 @@ class ReservationTable:
         Args:
             session_names: Sessions to release.
 
+        Sessions whose grant was recorded stay held until the release's record is durable
+        (waited for outside the lock); sessions of a grant not recorded yet (its waiter has not
+        taken it) are freed at once, unrecorded.
+
         Returns:
             The sessions that were held and are now free, in the given order.
 
         Raises:
-            Exception: Whatever the journal raised recording the release; nothing changed.
+            Exception: Whatever the journal raised recording the release; the recorded
+                sessions stay held.
         """
         with self._lock:
             held = tuple(name for name in unique_names(session_names) if name in self._holders)
             if not held:
                 return ()
-            recorded = tuple(
-                name for name in held if self._holders[name] not in self._undelivered()
-            )
-            if recorded and self._journal is not None:
-                self._journal.delete_reservation_sessions(recorded)
-            self._take_back(held)
+            undelivered = self._undelivered()
+            recorded = {
+                name: self._holders[name] for name in held if self._holders[name] not in undelivered
+            }
+            if not recorded or self._journal is None:
+                self._take_back(held)
+                self._dispatch()
+                return held
+            unrecorded = [name for name in held if name not in recorded]
+            if unrecorded:
+                self._take_back(unrecorded)
+                self._dispatch()
+            receipt = self._submit_delete(tuple(recorded))
+        receipt.wait()  # outside the lock; the recorded sessions stay held meanwhile
+        with self._lock:
+            self._take_back_held(recorded)
             self._dispatch()
-            return held
+        return held
 
     def shutdown(self) -> None:
         """Fail every outstanding and future request with ``ShuttingDownError``.
@@ -263,7 +329,7 @@ class ReservationTable:
             self._shutting_down = True
             error = ShuttingDownError("the session manager is shutting down")
             for request in list(self._requests.values()):
-                if request.state is not _State.FAILED:
+                if request.state in (_State.WAITING, _State.GRANTED):  # RECORDING completes
                     self._fail(request, error)
             self._changed.notify_all()
 
@@ -384,32 +450,58 @@ class ReservationTable:
         if granted:
             self._changed.notify_all()
 
-    def _deliver(self, request: _Request) -> Reservation:
-        """Hand a granted reservation to its waiter, journaling it first."""
-        del self._requests[request.ticket.id]
+    def _deliver(self, request: _Request) -> Reservation | JournalReceipt:
+        """Hand a granted reservation to its waiter, or queue its record and return the receipt.
+
+        With a journal the request stays (RECORDING, holding its sessions) until its waiter
+        has waited for the receipt outside the lock and called :meth:`_recorded`.
+        """
         reservation = self._reservations.get(request.ticket.id)
         if reservation is None:  # empty request, or all released by name meanwhile
-            return Reservation(
-                request.ticket.id,
-                (),
-                request.ticket.owner,
-                request.annotations,
-                self._clock.wall_time(),
-            )
-        if self._journal is not None:
-            try:
-                self._journal.put_reservation(
-                    reservation.id,
-                    reservation.session_names,
-                    reservation.owner,
-                    reservation.annotations,
-                    reservation.acquired_at,
-                )
-            except Exception:
+            del self._requests[request.ticket.id]
+            return self._emptied(request)
+        if self._journal is None:
+            del self._requests[request.ticket.id]
+            return reservation
+        request.move_to(_State.RECORDING)
+        return submit(self._journal, PutReservation(reservation))
+
+    def _recorded(self, request: _Request, error: Exception | None) -> Reservation:
+        """Finish a grant whose record was written, or undo it if writing failed.
+
+        Raises:
+            CancelledError: If writing failed and the request was cancelled meanwhile.
+            Exception: ``error``, after the grant is undone.
+        """
+        reservation = self._reservations.get(request.ticket.id)
+        if error is not None:
+            if reservation is not None:  # all it still holds; nobody else can have them
                 self._take_back(reservation.session_names)
                 self._dispatch()
-                raise
-        return reservation
+            if request.state is _State.FAILED:
+                assert request.error is not None
+                raise request.error from error
+            raise error
+        return self._emptied(request) if reservation is None else reservation
+
+    def _emptied(self, request: _Request) -> Reservation:
+        """The reservation of a request that holds nothing (empty, or released by name)."""
+        return Reservation(
+            request.ticket.id,
+            (),
+            request.ticket.owner,
+            request.annotations,
+            self._clock.wall_time(),
+        )
+
+    def _submit_delete(self, session_names: tuple[SessionName, ...]) -> JournalReceipt:
+        """Queue the record of a release (a journal is set)."""
+        assert self._journal is not None
+        return submit(self._journal, DeleteSessions(session_names))
+
+    def _take_back_held(self, held: Mapping[SessionName, ReservationId]) -> None:
+        """Free each session still held by the reservation it was held by when queued."""
+        self._take_back([n for n, rid in held.items() if self._holders.get(n) == rid])
 
     def _fail(self, request: _Request, error: Exception) -> None:
         """Mark a waiting or granted-but-undelivered request failed and free what it holds."""
@@ -419,6 +511,7 @@ class ReservationTable:
             reservation = self._reservations.get(request.ticket.id)
             if reservation is not None:  # never journaled, so nothing to record
                 self._take_back(reservation.session_names)
+        # RECORDING: its record may be written already; its waiter withdraws it, then frees.
         request.move_to(_State.FAILED)
         request.error = error
         self._changed.notify_all()
@@ -456,30 +549,11 @@ class ReservationTable:
             if request.state is _State.GRANTED
         }
 
-    def _describe_obstacles(self, request: _Request, timeout: float | None) -> str:
-        """Say which sessions stand in the request's way and who holds or wants them."""
-        obstacles: list[str] = []
-        ahead: dict[SessionName, _Request] = {}
-        for other in self._queue.values():
-            if other is request:
-                break
-            for name in other.ticket.session_names:
-                ahead.setdefault(name, other)
-        for name in request.ticket.session_names:
-            holder = self._holders.get(name)
-            if holder is not None:
-                reservation = self._reservations[holder]
-                obstacles.append(
-                    f"'{name}' is held by '{reservation.owner}' (reservation {holder})"
-                )
-            elif name in ahead:
-                other = ahead[name]
-                obstacles.append(
-                    f"'{name}' is wanted by earlier request {other.ticket.id} of "
-                    f"'{other.ticket.owner}'"
-                )
-        when = "at once" if timeout == 0 else f"within {timeout:g} s"
-        return (
-            f"sessions for request {request.ticket.id} of '{request.ticket.owner}' were not "
-            f"available {when}: " + "; ".join(obstacles)
-        )
+
+def _outcome(receipt: JournalReceipt) -> Exception | None:
+    """Wait for a receipt; return the write's exception, or None once it is durable."""
+    try:
+        receipt.wait()
+    except Exception as exc:
+        return exc
+    return None

@@ -110,10 +110,13 @@ class TableSnapshot:
 class ReservationJournal(Protocol):
     """Where the table records each change it must survive a restart with (e.g. a Store).
 
-    The table calls the journal while holding its lock, *before* changing its own state, so the
-    journal sees changes in the table's order; if a call raises, the change does not happen and
-    the exception reaches the caller whose call caused it. A grant is recorded when it is
-    delivered to its waiter, so a request that is cancelled or fails is never recorded.
+    Written synchronously: the table calls it while holding its lock, *before* the change is
+    complete, so the journal sees changes in the table's order; if a call raises, the change
+    does not happen and the exception reaches the caller whose call caused it. A grant is
+    recorded when it is delivered to its waiter, so a request that is cancelled or fails is
+    never recorded. (A ``DeferredJournal``, e.g. ``pinbroker.store.GroupCommitJournal``, keeps
+    the I/O off the lock with the same guarantees, except that a grant cancelled while its
+    record is being written is recorded and then deleted.)
     """
 
     def put_reservation(

@@ -43,7 +43,7 @@ from pinbroker.server._discovery_service import add_discovery_servicer, register
 from pinbroker.server._errors import ErrorMappingInterceptor
 from pinbroker.server._pinmap_service import PinMapServicer
 from pinbroker.server._session_service import SessionManagementServicer
-from pinbroker.store import Store, open_store
+from pinbroker.store import GroupCommitJournal, Store, open_store
 from pinbroker.types import SessionNaming
 
 __all__ = ["RunningServer", "ServerConfig", "serve_from_args", "start_server"]
@@ -106,6 +106,7 @@ class RunningServer:
         host: str,
         port: int,
         store: Store,
+        journal: GroupCommitJournal,
         sessions: SessionManager,
         health_servicer: health.HealthServicer,
         key_file: Path | None,
@@ -115,6 +116,7 @@ class RunningServer:
         self.host = host
         self.port = port
         self._store = store
+        self._journal = journal
         self.sessions = sessions
         self._health = health_servicer
         self._key_file = key_file
@@ -139,6 +141,7 @@ class RunningServer:
             self._health.enter_graceful_shutdown()
             self.sessions.shutdown()
             self._server.stop(self._grace if grace is None else grace).wait()
+            self._journal.close()  # writes what is pending
             self._store.close()
             if self._key_file is not None:
                 remove_key_file(self._key_file, only_if_pid=os.getpid())
@@ -167,6 +170,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         OSError: If the state directory or the port cannot be used.
     """
     store = _owner_store(config)
+    journal = GroupCommitJournal(store)
     try:
         pin_maps = PinMapRepository(store, limits=config.parse_limits)
         for problem in pin_maps.restore():
@@ -175,7 +179,7 @@ def start_server(config: ServerConfig) -> RunningServer:
             xml = Path(path).read_text(encoding="utf-8-sig")
             pin_maps.update(str(path), xml)
         registry = SessionRegistry(store)
-        table = ReservationTable(journal=store)
+        table = ReservationTable(journal=journal)
         sessions = SessionManager(
             pin_maps,
             table,
@@ -186,6 +190,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         )
         sessions.restore()
     except BaseException:
+        journal.close()
         store.close()
         raise
 
@@ -222,6 +227,7 @@ def start_server(config: ServerConfig) -> RunningServer:
     host_for_bind = f"[{config.host}]" if ":" in config.host else config.host
     port = server.add_insecure_port(f"{host_for_bind}:{config.port}")
     if port == 0:
+        journal.close()
         store.close()
         raise OSError(f"cannot listen on {config.host}:{config.port}")
     server.start()
@@ -241,6 +247,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         host=config.host,
         port=port,
         store=store,
+        journal=journal,
         sessions=sessions,
         health_servicer=health_servicer,
         key_file=key_file,

@@ -2,11 +2,13 @@
 
 :class:`SqliteStore` (the default, via :func:`open_store`) keeps a SQLite file in the state
 directory; :class:`MemoryStore` forgets everything on exit. Both satisfy :class:`Store`, which
-the registries write through and the reservation table journals through. Pure: no grpc.
+the registries write through and the reservation table journals through, in batches off its
+lock, via :class:`GroupCommitJournal`. Pure: no grpc.
 """
 
 from __future__ import annotations
 
+from pinbroker.store._group_commit import GroupCommitJournal
 from pinbroker.store._location import (
     STATE_DIR_ENV,
     STORE_FILE_NAME,
@@ -21,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATE_DIR_ENV",
     "STORE_FILE_NAME",
+    "GroupCommitJournal",
     "MemoryStore",
     "SqliteStore",
     "Store",

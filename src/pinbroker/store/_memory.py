@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pinbroker.errors import SessionAlreadyRegisteredError
 from pinbroker.registry import MultiplexerRecord, SessionRecord
-from pinbroker.reservation import Reservation, ReservationId
+from pinbroker.reservation import JournalRecord, PutReservation, Reservation, ReservationId
 from pinbroker.types import PinMapId, SessionName
 
 __all__ = ["MemoryStore"]
@@ -122,12 +122,7 @@ class MemoryStore:
         """
         with self._lock:
             self._check_open()
-            names = tuple(dict.fromkeys(session_names))
-            _check_reservation(reservation_id, names, self._reservation_of)
-            reservation = Reservation(reservation_id, names, owner, annotations, acquired_at_wall)
-            self._drop(reservation_id)
-            self._reservations[reservation_id] = reservation
-            self._reservation_of.update(dict.fromkeys(names, reservation_id))
+            self._put(reservation_id, session_names, owner, annotations, acquired_at_wall)
 
     def delete_reservation(self, reservation_id: ReservationId) -> None:
         """Forget a reservation with all its sessions; an unknown id is ignored."""
@@ -139,22 +134,30 @@ class MemoryStore:
         """Remove sessions from their reservations; reservations left empty are dropped."""
         with self._lock:
             self._check_open()
-            for name in session_names:
-                reservation_id = self._reservation_of.pop(name, None)
-                if reservation_id is None:
-                    continue
-                reservation = self._reservations[reservation_id]
-                rest = tuple(n for n in reservation.session_names if n != name)
-                if rest:
-                    self._reservations[reservation_id] = Reservation(
-                        reservation_id,
-                        rest,
-                        reservation.owner,
-                        reservation.annotations,
-                        reservation.acquired_at,
-                    )
-                else:
-                    del self._reservations[reservation_id]
+            self._delete_sessions(session_names)
+
+    def apply_journal(self, records: Sequence[JournalRecord]) -> None:
+        """Apply journal records in order, all or nothing.
+
+        Raises:
+            ValueError: If a ``PutReservation`` would be refused by :meth:`put_reservation`;
+                nothing changes.
+        """
+        with self._lock:
+            self._check_open()
+            reservations = dict(self._reservations)
+            reservation_of = dict(self._reservation_of)
+            try:
+                for record in records:
+                    if isinstance(record, PutReservation):
+                        r = record.reservation
+                        self._put(r.id, r.session_names, r.owner, r.annotations, r.acquired_at)
+                    else:
+                        self._delete_sessions(record.session_names)
+            except BaseException:
+                self._reservations = reservations
+                self._reservation_of = reservation_of
+                raise
 
     def load_reservations(self) -> list[Reservation]:
         """Return every stored reservation by increasing id."""
@@ -166,6 +169,39 @@ class MemoryStore:
         """Mark the store closed; closing twice is harmless."""
         with self._lock:
             self._closed = True
+
+    def _put(
+        self,
+        reservation_id: ReservationId,
+        session_names: Sequence[SessionName],
+        owner: str,
+        annotations: Mapping[str, str],
+        acquired_at_wall: float,
+    ) -> None:
+        names = tuple(dict.fromkeys(session_names))
+        _check_reservation(reservation_id, names, self._reservation_of)
+        reservation = Reservation(reservation_id, names, owner, annotations, acquired_at_wall)
+        self._drop(reservation_id)
+        self._reservations[reservation_id] = reservation
+        self._reservation_of.update(dict.fromkeys(names, reservation_id))
+
+    def _delete_sessions(self, session_names: Sequence[SessionName]) -> None:
+        for name in session_names:
+            reservation_id = self._reservation_of.pop(name, None)
+            if reservation_id is None:
+                continue
+            reservation = self._reservations[reservation_id]
+            rest = tuple(n for n in reservation.session_names if n != name)
+            if rest:
+                self._reservations[reservation_id] = Reservation(
+                    reservation_id,
+                    rest,
+                    reservation.owner,
+                    reservation.annotations,
+                    reservation.acquired_at,
+                )
+            else:
+                del self._reservations[reservation_id]
 
     def _drop(self, reservation_id: ReservationId) -> None:
         reservation = self._reservations.pop(reservation_id, None)

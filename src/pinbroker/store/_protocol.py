@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from pinbroker.registry import RegistryStore
-from pinbroker.reservation import Reservation, ReservationId, ReservationJournal
+from pinbroker.reservation import JournalRecord, Reservation, ReservationId, ReservationJournal
 from pinbroker.types import PinMapId
 
 __all__ = ["Store"]
@@ -17,8 +18,9 @@ class Store(RegistryStore, ReservationJournal, Protocol):
     Each writing call is one transaction: it happens completely or not at all, and once it
     returns it survives a crash of the process. Loads return what was committed.
     A ``SessionRegistry`` writes through the session methods, and a ``ReservationTable``
-    journals through ``put_reservation``/``delete_reservation_sessions`` (pass the store as
-    its ``journal``).
+    journals through ``apply_journal`` via a ``GroupCommitJournal`` (the server's wiring), or
+    through ``put_reservation``/``delete_reservation_sessions`` when the store itself is its
+    ``journal``.
 
     Methods inherited from :class:`~pinbroker.registry.RegistryStore`: ``add_sessions`` and
     ``add_multiplexer_sessions`` raise ``SessionAlreadyRegisteredError`` (writing nothing) when
@@ -46,6 +48,15 @@ class Store(RegistryStore, ReservationJournal, Protocol):
 
     def delete_reservation(self, reservation_id: ReservationId) -> None:
         """Forget a reservation with all its sessions; an unknown id is ignored."""
+        ...
+
+    def apply_journal(self, records: Sequence[JournalRecord]) -> None:
+        """Apply reservation journal records in order, in one transaction (all or nothing).
+
+        Raises:
+            ValueError: If a ``PutReservation`` would be refused by ``put_reservation``;
+                nothing is written.
+        """
         ...
 
     def load_reservations(self) -> list[Reservation]:

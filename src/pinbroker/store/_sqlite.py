@@ -8,17 +8,18 @@ Durability settings (and why):
   open.
 * ``synchronous=NORMAL`` by default: with WAL this never corrupts the database; it only skips
   the fsync at each commit, so after an *operating-system* crash or power loss the last few
-  commits may be rolled back (a process crash loses nothing). The table journals reservations
-  while holding its lock, so an fsync per grant would throttle every waiter; and after a power
+  commits may be rolled back (a process crash loses nothing). Every grant and release waits
+  for its commit (group commit, off the table's lock), so an fsync per batch would add a disk
+  flush to every reserve and unreserve; and after a power
   loss the clients holding reservations are gone too. Pass ``synchronous="FULL"`` to fsync every
   commit when the host can lose power with pinbroker's clients surviving. If the file system
   cannot do WAL, the store uses the rollback journal with ``FULL``.
 * Checkpoints run in a background thread (``wal_autocheckpoint=0`` on the writing connection, a
   ``PASSIVE`` checkpoint every ``checkpoint_interval`` seconds on a second connection, and a
   final one at close). Left to SQLite, the commit that crosses the auto-checkpoint threshold
-  copies the log into the database and fsyncs it inline: up to tens of milliseconds, and the
-  reservation table calls the store under its lock, so every waiter stalled behind it
-  (measured in docs/performance.md). A passive checkpoint never blocks the writer.
+  copies the log into the database and fsyncs it inline: up to tens of milliseconds, which
+  every request whose record is in that batch (or queued behind it) would wait for (measured
+  in docs/performance.md). A passive checkpoint never blocks the writer.
 
 The schema version lives in ``PRAGMA user_version``; :func:`migrate` brings an older file up to
 :data:`SCHEMA_VERSION`, one transaction per step, and refuses a newer one. Nested fields
@@ -37,7 +38,7 @@ from typing import Final, Literal
 
 from pinbroker.errors import SessionAlreadyRegisteredError
 from pinbroker.registry import MultiplexerRecord, SessionRecord
-from pinbroker.reservation import Reservation, ReservationId
+from pinbroker.reservation import JournalRecord, PutReservation, Reservation, ReservationId
 from pinbroker.store._codec import (
     decode_annotations,
     decode_channel_mappings,
@@ -395,34 +396,9 @@ class SqliteStore:
             ValueError: If it has no session, or a session belongs to another reservation;
                 nothing is written.
         """
-        names = list(dict.fromkeys(session_names))
-        if not names:
-            raise ValueError(f"reservation {reservation_id} holds no session")
         with self._transaction() as db:
-            for name in names:
-                row = db.execute(
-                    "SELECT reservation_id FROM reservation_sessions "
-                    "WHERE session_name = ? AND reservation_id != ?",
-                    (name, reservation_id),
-                ).fetchone()
-                if row is not None:
-                    raise ValueError(
-                        f"session '{name}' belongs to reservation {row[0]}, not {reservation_id}"
-                    )
-            db.execute(
-                "INSERT INTO reservations (reservation_id, owner, annotations, acquired_at_wall) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (reservation_id) DO UPDATE SET "
-                "owner = excluded.owner, annotations = excluded.annotations, "
-                "acquired_at_wall = excluded.acquired_at_wall",
-                (reservation_id, owner, encode_annotations(annotations), acquired_at_wall),
-            )
-            db.execute(
-                "DELETE FROM reservation_sessions WHERE reservation_id = ?", (reservation_id,)
-            )
-            db.executemany(
-                "INSERT INTO reservation_sessions (session_name, reservation_id, position) "
-                "VALUES (?, ?, ?)",
-                [(name, reservation_id, position) for position, name in enumerate(names)],
+            _put_reservation(
+                db, reservation_id, session_names, owner, annotations, acquired_at_wall
             )
 
     def delete_reservation(self, reservation_id: ReservationId) -> None:
@@ -433,14 +409,24 @@ class SqliteStore:
     def delete_reservation_sessions(self, session_names: Sequence[SessionName]) -> None:
         """Remove sessions from their reservations; reservations left empty are dropped."""
         with self._transaction() as db:
-            db.executemany(
-                "DELETE FROM reservation_sessions WHERE session_name = ?",
-                [(n,) for n in session_names],
-            )
-            db.execute(
-                "DELETE FROM reservations WHERE reservation_id NOT IN "
-                "(SELECT reservation_id FROM reservation_sessions)"
-            )
+            _delete_reservation_sessions(db, session_names)
+
+    def apply_journal(self, records: Sequence[JournalRecord]) -> None:
+        """Apply journal records in order, in one transaction (all or nothing).
+
+        Raises:
+            ValueError: If a ``PutReservation`` would be refused by :meth:`put_reservation`;
+                nothing is written.
+        """
+        with self._transaction() as db:
+            for record in records:
+                if isinstance(record, PutReservation):
+                    r = record.reservation
+                    _put_reservation(
+                        db, r.id, r.session_names, r.owner, r.annotations, r.acquired_at
+                    )
+                else:
+                    _delete_reservation_sessions(db, record.session_names)
 
     def load_reservations(self) -> list[Reservation]:
         """Return every stored reservation by increasing id, sessions in their stored order.
@@ -495,3 +481,53 @@ def _check_new_names(
         if stored is not None or name in seen:
             raise SessionAlreadyRegisteredError(name, kind=kind)
         seen.add(name)
+
+
+def _put_reservation(
+    db: sqlite3.Connection,
+    reservation_id: ReservationId,
+    session_names: Sequence[SessionName],
+    owner: str,
+    annotations: Mapping[str, str],
+    acquired_at_wall: float,
+) -> None:
+    """Insert or replace a reservation inside the caller's transaction."""
+    names = list(dict.fromkeys(session_names))
+    if not names:
+        raise ValueError(f"reservation {reservation_id} holds no session")
+    for name in names:
+        row = db.execute(
+            "SELECT reservation_id FROM reservation_sessions "
+            "WHERE session_name = ? AND reservation_id != ?",
+            (name, reservation_id),
+        ).fetchone()
+        if row is not None:
+            raise ValueError(
+                f"session '{name}' belongs to reservation {row[0]}, not {reservation_id}"
+            )
+    db.execute(
+        "INSERT INTO reservations (reservation_id, owner, annotations, acquired_at_wall) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (reservation_id) DO UPDATE SET "
+        "owner = excluded.owner, annotations = excluded.annotations, "
+        "acquired_at_wall = excluded.acquired_at_wall",
+        (reservation_id, owner, encode_annotations(annotations), acquired_at_wall),
+    )
+    db.execute("DELETE FROM reservation_sessions WHERE reservation_id = ?", (reservation_id,))
+    db.executemany(
+        "INSERT INTO reservation_sessions (session_name, reservation_id, position) "
+        "VALUES (?, ?, ?)",
+        [(name, reservation_id, position) for position, name in enumerate(names)],
+    )
+
+
+def _delete_reservation_sessions(
+    db: sqlite3.Connection, session_names: Sequence[SessionName]
+) -> None:
+    """Remove sessions from their reservations inside the caller's transaction."""
+    db.executemany(
+        "DELETE FROM reservation_sessions WHERE session_name = ?", [(n,) for n in session_names]
+    )
+    db.execute(
+        "DELETE FROM reservations WHERE reservation_id NOT IN "
+        "(SELECT reservation_id FROM reservation_sessions)"
+    )

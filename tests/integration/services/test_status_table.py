@@ -13,6 +13,7 @@ from ni.measurementlink.pinmap.v1 import pin_map_service_pb2_grpc as pm_grpc
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as sm
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2_grpc as sm_grpc
 
+from pinbroker.reservation import DeleteSessions, JournalRecord
 from pinbroker.server.app import RunningServer
 from pinbroker.store import MemoryStore
 from pinbroker.types import SessionName
@@ -353,6 +354,11 @@ class _FailingReleaseStore(MemoryStore):
 
     def delete_reservation_sessions(self, session_names: Sequence[SessionName]) -> None:
         raise OSError("disk full")
+
+    def apply_journal(self, records: Sequence[JournalRecord]) -> None:
+        if any(isinstance(record, DeleteSessions) for record in records):
+            raise OSError("disk full")
+        super().apply_journal(records)
 
 
 def test_unreserve_failure_is_resource_exhausted(
