@@ -52,6 +52,7 @@ from pinbroker.reservation._journal import (
 from pinbroker.reservation._obstacles import describe_obstacles
 from pinbroker.reservation._request import Request as _Request
 from pinbroker.reservation._request import State as _State
+from pinbroker.reservation._restore import claims_of
 from pinbroker.reservation._timeout import check_timeout
 from pinbroker.reservation._values import (
     Reservation,
@@ -349,29 +350,12 @@ class ReservationTable:
         with self._lock:
             if self._shutting_down:
                 raise ShuttingDownError("the session manager is shutting down")
-            ids: set[ReservationId] = set()
-            claimed: dict[SessionName, ReservationId] = {}
-            for reservation in incoming:
-                if reservation.id in ids or reservation.id in self._reservations:
-                    raise ValueError(f"reservation {reservation.id} is restored twice")
-                if not reservation.session_names or not all(reservation.session_names):
-                    raise ValueError(
-                        f"reservation {reservation.id} has no sessions or an empty session name"
-                    )
-                ids.add(reservation.id)
-                for name in reservation.session_names:
-                    other = claimed.get(name, self._holders.get(name))
-                    if other is not None:
-                        raise ValueError(
-                            f"session '{name}' is held by reservation {other} and "
-                            f"reservation {reservation.id}"
-                        )
-                    claimed[name] = reservation.id
+            claimed = claims_of(incoming, self._holders, self._reservations)
             for reservation in incoming:
                 self._reservations[reservation.id] = reservation
             self._holders.update(claimed)
-            if ids:
-                next_id = max(max(ids) + 1, next(self._ids))
+            if incoming:
+                next_id = max(max(r.id for r in incoming) + 1, next(self._ids))
                 self._ids = itertools.count(next_id)
 
     # ------------------------------------------------------------------ introspection
