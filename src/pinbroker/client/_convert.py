@@ -13,6 +13,10 @@ import ni.measurementlink.sessionmanagement.v1.session_management_service_pb2 as
 import session_pb2
 from google.protobuf.internal.containers import MessageMap
 
+from pinbroker._channel_mapping_pb import channel_mapping_from_pb as channel_mapping_from_grpc
+from pinbroker._channel_mapping_pb import (
+    channel_mapping_to_session_pb as channel_mapping_to_grpc,
+)
 from pinbroker.client._pin_map_values import (
     PinsAndGroups,
     RelaysAndGroups,
@@ -26,7 +30,6 @@ from pinbroker.client._sessions import (
     freeze_group_mappings,
 )
 from pinbroker.pinmap._results import (
-    ChannelMapping,
     PinDefinition,
     PinGroupDefinition,
     RelayDefinition,
@@ -46,31 +49,6 @@ __all__ = [
     "session_details_to_grpc",
     "session_snapshot_from_grpc",
 ]
-
-
-def channel_mapping_from_grpc(
-    message: sm_pb2.ChannelMapping | pm_pb2.ChannelMapping,
-) -> ChannelMapping:
-    """Convert a session management or pin map ChannelMapping message."""
-    return ChannelMapping(
-        pin_or_relay_name=message.pin_or_relay_name,
-        site=message.site,
-        channel=message.channel,
-        multiplexer_resource_name=message.multiplexer_resource_name,
-        multiplexer_route=message.multiplexer_route,
-        multiplexer_type_id=getattr(message, "multiplexer_type_id", ""),
-    )
-
-
-def channel_mapping_to_grpc(mapping: ChannelMapping) -> sm_pb2.ChannelMapping:
-    """Convert to a session management ChannelMapping (which has no multiplexer_type_id)."""
-    return sm_pb2.ChannelMapping(
-        pin_or_relay_name=mapping.pin_or_relay_name,
-        site=mapping.site,
-        channel=mapping.channel,
-        multiplexer_resource_name=mapping.multiplexer_resource_name,
-        multiplexer_route=mapping.multiplexer_route,
-    )
 
 
 def session_details_from_grpc(message: sm_pb2.SessionInformation) -> SessionDetails:

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 import session_pb2
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as pb
 
+from pinbroker._channel_mapping_pb import channel_mapping_from_pb
+from pinbroker._channel_mapping_pb import channel_mapping_to_session_pb as channel_mapping_to_pb
 from pinbroker.broker import MultiplexerView, ReserveResult, SessionView
-from pinbroker.pinmap import ChannelMapping
 from pinbroker.registry import MultiplexerRecord, SessionRecord
 from pinbroker.server._convert_pinmap import group_mappings_to_pb
 from pinbroker.types import InstrumentTypeId, SessionName
@@ -26,28 +27,6 @@ __all__ = [
     "session_record_from_pb",
     "session_view_to_pb",
 ]
-
-
-def channel_mapping_to_pb(mapping: ChannelMapping) -> pb.ChannelMapping:
-    """Convert a channel mapping (the Session Management proto has no multiplexer type id)."""
-    return pb.ChannelMapping(
-        pin_or_relay_name=mapping.pin_or_relay_name,
-        site=mapping.site,
-        channel=mapping.channel,
-        multiplexer_resource_name=mapping.multiplexer_resource_name,
-        multiplexer_route=mapping.multiplexer_route,
-    )
-
-
-def channel_mapping_from_pb(mapping: pb.ChannelMapping) -> ChannelMapping:
-    """Convert a protobuf channel mapping to the domain value."""
-    return ChannelMapping(
-        pin_or_relay_name=mapping.pin_or_relay_name,
-        site=mapping.site,
-        channel=mapping.channel,
-        multiplexer_resource_name=mapping.multiplexer_resource_name,
-        multiplexer_route=mapping.multiplexer_route,
-    )
 
 
 def session_view_to_pb(view: SessionView) -> pb.SessionInformation:
