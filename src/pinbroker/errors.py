@@ -21,7 +21,8 @@ as the name of a ``grpc.StatusCode`` member.
     │   ├── PinMapNotFoundError               no pin map with that id
     │   ├── SiteNotFoundError                 QueryResourceAccessInformation: site not in pin map
     │   ├── RegistrationNotFoundError         UnregisterService: unknown registration id
-    │   └── ServiceNotFoundError              ResolveService: no service matches the request
+    │   ├── ServiceNotFoundError              ResolveService: no service matches the request
+    │   └── LeaseNotFoundError                a lease expired, was revoked or never existed
     ├── AlreadyExistsError                  ALREADY_EXISTS
     │   ├── PinMapAlreadyExistsError          CreatePinMapFromXml on an existing id
     │   └── SessionAlreadyRegisteredError     a session / multiplexer session name is registered
@@ -52,6 +53,7 @@ __all__ = [
     "InvalidServiceRegistrationError",
     "InvalidSessionError",
     "InvalidTimeoutError",
+    "LeaseNotFoundError",
     "NotFoundError",
     "PinMapAlreadyExistsError",
     "PinMapNotFoundError",
@@ -285,3 +287,19 @@ class CancelledError(PinbrokerError):
     """Raised to a waiting reservation whose caller cancelled or went away."""
 
     status = "CANCELLED"
+
+
+class LeaseNotFoundError(NotFoundError):
+    """Raised when a lease id names no active lease: it expired, was revoked or never existed.
+
+    Raised by ``LeaseTable.keep_alive`` (and so by the lease keep-alive RPC) and wherever a
+    request names a lease that is not active. The message says which and why, e.g.
+    ``lease 7 expired: not kept alive for 10 s`` or ``lease 9 was never granted``.
+
+    Attributes:
+        lease_id: The lease id that was asked for.
+    """
+
+    def __init__(self, lease_id: int, detail: str) -> None:
+        self.lease_id = lease_id
+        super().__init__(f"lease {lease_id} {detail}")

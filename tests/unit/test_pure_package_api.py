@@ -10,6 +10,14 @@ import types
 import pytest
 
 EXPECTED: dict[str, set[str]] = {
+    "pinbroker.events": {
+        "Event",
+        "EventBatch",
+        "EventKind",
+        "EventLog",
+        "EventOwner",
+        "Subscription",
+    },
     "pinbroker.registry": {
         "MultiplexerRecord",
         "RegistryStore",
@@ -17,12 +25,18 @@ EXPECTED: dict[str, set[str]] = {
         "SessionRegistry",
     },
     "pinbroker.reservation": {
+        "ClientIdentity",
         "Clock",
         "DeferredJournal",
         "DeleteSessions",
         "FakeClock",
         "JournalReceipt",
         "JournalRecord",
+        "Lease",
+        "LeaseId",
+        "LeaseRecord",
+        "LeaseState",
+        "LeaseTable",
         "MonotonicClock",
         "PutReservation",
         "Reservation",

@@ -18,6 +18,14 @@ from pinbroker.reservation._journal import (
     JournalRecord,
     PutReservation,
 )
+from pinbroker.reservation._leases import (
+    ClientIdentity,
+    Lease,
+    LeaseId,
+    LeaseRecord,
+    LeaseState,
+    LeaseTable,
+)
 from pinbroker.reservation._table import ReservationTable
 from pinbroker.reservation._timeout import (
     check_timeout,
@@ -34,12 +42,18 @@ from pinbroker.reservation._values import (
 )
 
 __all__ = [
+    "ClientIdentity",
     "Clock",
     "DeferredJournal",
     "DeleteSessions",
     "FakeClock",
     "JournalReceipt",
     "JournalRecord",
+    "Lease",
+    "LeaseId",
+    "LeaseRecord",
+    "LeaseState",
+    "LeaseTable",
     "MonotonicClock",
     "PutReservation",
     "Reservation",
