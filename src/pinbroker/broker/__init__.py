@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pinbroker.broker._pinmaps import PinMapRepository, StoredPinMap
-from pinbroker.broker._sessions import CancelHook, SessionManager
+from pinbroker.broker._sessions import CancelHook, PreparedReservation, SessionManager
 from pinbroker.broker._values import MultiplexerView, ReserveResult, SessionView
 
 __all__ = [
     "CancelHook",
     "MultiplexerView",
     "PinMapRepository",
+    "PreparedReservation",
     "ReserveResult",
     "SessionManager",
     "SessionView",

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pinbroker.broker._pinmaps import PinMapRepository
 from pinbroker.broker._values import MultiplexerView, ReserveResult, SessionView
@@ -25,12 +26,27 @@ from pinbroker.reservation import Reservation, ReservationTable, check_timeout
 from pinbroker.store import Store
 from pinbroker.types import SessionName, SessionNaming
 
-__all__ = ["CancelHook", "SessionManager"]
+__all__ = ["CancelHook", "PreparedReservation", "SessionManager"]
 
 _logger = logging.getLogger(__name__)
 
+_R = TypeVar("_R")
+
 CancelHook = Callable[[Callable[[], None]], bool]
 """Registers a callback to run if the caller goes away; returns False if it already has."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedReservation(Generic[_R]):
+    """A reservation request resolved to session names, not yet reserved.
+
+    Attributes:
+        session_names: The sessions to reserve together.
+        build: Turns the granted reservation into the answer.
+    """
+
+    session_names: tuple[SessionName, ...]
+    build: Callable[[Reservation], _R]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +132,33 @@ class SessionManager:
             ShuttingDownError: If the server is stopping.
         """
         timeout = check_timeout(timeout)
+        prepared = self.prepare_reserve_sessions(
+            pin_map_id=pin_map_id, sites=sites, names=names, instrument_type_id=instrument_type_id
+        )
+        reservation = self._reserve(
+            prepared.session_names,
+            timeout=timeout,
+            annotations=annotations,
+            owner=owner,
+            on_cancel=on_cancel,
+        )
+        return prepared.build(reservation)
+
+    def prepare_reserve_sessions(
+        self,
+        *,
+        pin_map_id: str,
+        sites: Sequence[int],
+        names: Sequence[str],
+        instrument_type_id: str,
+    ) -> PreparedReservation[ReserveResult]:
+        """Resolve pins x sites x type into the sessions :meth:`reserve_sessions` would reserve.
+
+        Raises:
+            PinMapNotFoundError: If the pin map id is not registered.
+            UnknownSiteError: If a site is not defined in the pin map.
+            UnknownPinOrRelayError: If a name matches no pin, relay or group.
+        """
         pin_map = self._pin_maps.get(pin_map_id).pin_map
         resolution = pin_map.resolve(
             sites=sites, names=names, instrument_type_id=instrument_type_id, naming=self._naming
@@ -125,20 +168,17 @@ class SessionManager:
                 self._details[session.session_name] = _Details(
                     session.resource_name, session.instrument_type_id
                 )
-        reservation = self._reserve(
-            [s.session_name for s in resolution.sessions],
-            timeout=timeout,
-            annotations=annotations,
-            owner=owner,
-            on_cancel=on_cancel,
-        )
-        return ReserveResult(
-            sessions=tuple(
-                self._view_of_resolved(s, reservation.annotations) for s in resolution.sessions
-            ),
-            multiplexers=tuple(self._view_of_multiplexer(m) for m in resolution.multiplexers),
-            group_mappings=resolution.group_mappings,
-        )
+
+        def build(reservation: Reservation) -> ReserveResult:
+            return ReserveResult(
+                sessions=tuple(
+                    self._view_of_resolved(s, reservation.annotations) for s in resolution.sessions
+                ),
+                multiplexers=tuple(self._view_of_multiplexer(m) for m in resolution.multiplexers),
+                group_mappings=resolution.group_mappings,
+            )
+
+        return PreparedReservation(tuple(s.session_name for s in resolution.sessions), build)
 
     def reserve_all_registered_sessions(
         self,
@@ -161,27 +201,54 @@ class SessionManager:
             ShuttingDownError: If the server is stopping.
         """
         timeout = check_timeout(timeout)
-        records = self._registry.all(instrument_type_id)
+        prepared = self.prepare_reserve_all_registered_sessions(instrument_type_id)
         reservation = self._reserve(
-            [r.session_name for r in records],
+            prepared.session_names,
             timeout=timeout,
             annotations=annotations,
             owner=owner,
             on_cancel=on_cancel,
         )
-        return tuple(
-            SessionView(
-                session_name=r.session_name,
-                resource_name=r.resource_name,
-                channel_list="",
-                instrument_type_id=r.instrument_type_id,
-                channel_mappings=(),
-                session_exists=True,
-                session_reserved=True,
-                annotations=reservation.annotations,
+        return prepared.build(reservation)
+
+    def prepare_reserve_all_registered_sessions(
+        self, instrument_type_id: str
+    ) -> PreparedReservation[tuple[SessionView, ...]]:
+        """The sessions :meth:`reserve_all_registered_sessions` would reserve."""
+        records = self._registry.all(instrument_type_id)
+
+        def build(reservation: Reservation) -> tuple[SessionView, ...]:
+            return tuple(
+                SessionView(
+                    session_name=r.session_name,
+                    resource_name=r.resource_name,
+                    channel_list="",
+                    instrument_type_id=r.instrument_type_id,
+                    channel_mappings=(),
+                    session_exists=True,
+                    session_reserved=True,
+                    annotations=reservation.annotations,
+                )
+                for r in records
             )
-            for r in records
-        )
+
+        return PreparedReservation(tuple(r.session_name for r in records), build)
+
+    def acquire_waiting_slot(self) -> bool:
+        """Take one of the ``max_waiters`` slots for a request that may wait; False if none.
+
+        Give it back with :meth:`release_waiting_slot`.
+        """
+        return self._waiters.acquire(blocking=False)
+
+    def release_waiting_slot(self) -> None:
+        """Give back a slot taken with :meth:`acquire_waiting_slot`."""
+        self._waiters.release()
+
+    @property
+    def max_waiters(self) -> int:
+        """How many reservation requests may wait at once."""
+        return self._max_waiters
 
     def _reserve(
         self,

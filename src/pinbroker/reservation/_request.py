@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pinbroker.reservation._values import Ticket
@@ -38,6 +38,8 @@ class Request:
         waiting_since: Wall-clock time of the request, for snapshots.
         state: Where it is in its life; change it only with :meth:`move_to`.
         error: Why it failed, once ``state`` is FAILED.
+        on_change: Called (under the table's lock) when the request is granted or fails, so
+            a waiter that does not block on the table's condition (an asyncio task) wakes up.
     """
 
     ticket: Ticket
@@ -45,6 +47,7 @@ class Request:
     waiting_since: float
     state: State = State.WAITING
     error: Exception | None = None
+    on_change: Callable[[], None] | None = None
 
     def move_to(self, state: State) -> None:
         """Move to ``state``.
@@ -57,3 +60,5 @@ class Request:
                 f"request {self.ticket.id}: {self.state.value} -> {state.value} is not allowed"
             )
         self.state = state
+        if self.on_change is not None and state in (State.GRANTED, State.FAILED):
+            self.on_change()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -112,19 +112,25 @@ class ReservationTable:
         *,
         owner: str,
         annotations: Mapping[str, str] | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> Ticket:
         """Queue a request for the sessions; it is granted at once if nothing stands in its way.
 
-        Call :meth:`wait` with the ticket exactly once afterwards, also when you cancel it.
+        Call :meth:`wait` (or :meth:`finish`) with the ticket exactly once afterwards, also
+        when you cancel it.
 
         Args:
             session_names: Sessions to reserve together; duplicates are ignored. An empty
                 request is granted at once and holds nothing.
             owner: Who asks; shown in timeouts and snapshots of others.
             annotations: Attached to each session while the reservation holds it.
+            on_change: Called when the request is granted or fails (cancelled, shut down),
+                possibly before ``request`` returns; it runs under the table's lock, so it
+                must be quick and must not call the table (``loop.call_soon_threadsafe`` is
+                what an asyncio waiter passes). Then :meth:`finish` takes the outcome.
 
         Returns:
-            The ticket for :meth:`wait` and :meth:`cancel`.
+            The ticket for :meth:`wait`, :meth:`finish` and :meth:`cancel`.
 
         Raises:
             InvalidSessionError: If a session name is empty.
@@ -139,7 +145,7 @@ class ReservationTable:
             if self._shutting_down:
                 raise ShuttingDownError("the session manager is shutting down")
             ticket = Ticket(ReservationId(next(self._ids)), names, owner)
-            request = _Request(ticket, frozen, self._clock.wall_time())
+            request = _Request(ticket, frozen, self._clock.wall_time(), on_change=on_change)
             self._requests[ticket.id] = request
             self._queue[ticket.id] = request
             self._dispatch()
@@ -170,7 +176,35 @@ class ReservationTable:
                 or withdrawing a grant cancelled while it was recorded (the sessions then stay
                 reserved, as after a failed :meth:`release`).
         """
-        granted = self._await_grant(ticket, timeout)
+        return self._take(ticket, timeout, now=False)
+
+    def finish(self, ticket: Ticket, timeout: float | None) -> Reservation:
+        """Take the outcome of a request without waiting for the grant any longer.
+
+        For waiters that do their waiting elsewhere (an asyncio task woken by ``on_change``,
+        with its own deadline): a granted request is delivered as by :meth:`wait` (which may
+        block while the grant's record is written), a failed one raises its error, and one
+        still waiting is withdrawn and times out.
+
+        Args:
+            ticket: From :meth:`request`; each ticket can be finished or waited on once.
+            timeout: The timeout the caller waited with (seconds; None = forever), for the
+                message of the ``ReservationTimeoutError``.
+
+        Returns:
+            The reservation.
+
+        Raises:
+            ReservationTimeoutError: If the request is still waiting.
+            CancelledError: See :meth:`wait`.
+            ShuttingDownError: See :meth:`wait`.
+            ValueError: See :meth:`wait`.
+            Exception: See :meth:`wait`.
+        """
+        return self._take(ticket, timeout, now=True)
+
+    def _take(self, ticket: Ticket, timeout: float | None, *, now: bool) -> Reservation:
+        granted = self._await_grant(ticket, timeout, now=now)
         if isinstance(granted, Reservation):
             return granted
         error = _outcome(granted)  # the durability wait, outside the lock
@@ -191,8 +225,13 @@ class ReservationTable:
                 self._dispatch()
         raise cancelled
 
-    def _await_grant(self, ticket: Ticket, timeout: float | None) -> Reservation | JournalReceipt:
-        """Wait for the grant; return the reservation, or the receipt of its queued record."""
+    def _await_grant(
+        self, ticket: Ticket, timeout: float | None, *, now: bool
+    ) -> Reservation | JournalReceipt:
+        """Wait for the grant; return the reservation, or the receipt of its queued record.
+
+        With ``now`` the deadline has passed already (the caller waited elsewhere).
+        """
         with self._lock:
             request = self._requests.get(ticket.id)
             if request is None or request.ticket != ticket or request.state is _State.RECORDING:
@@ -210,7 +249,7 @@ class ReservationTable:
                     del self._requests[ticket.id]
                     assert request.error is not None
                     raise request.error
-                if deadline is not None and self._clock.now() >= deadline:
+                if now or (deadline is not None and self._clock.now() >= deadline):
                     message = describe_obstacles(
                         request, seconds, self._queue, self._holders, self._reservations
                     )
@@ -297,8 +336,34 @@ class ReservationTable:
             Exception: Whatever the journal raised recording the release; the recorded
                 sessions stay held.
         """
+        return self._release(unique_names(session_names), None)
+
+    def release_reservation(
+        self, reservation_id: ReservationId, session_names: Iterable[str]
+    ) -> tuple[SessionName, ...]:
+        """Release those of the sessions that the reservation still holds (no one else's).
+
+        Args:
+            reservation_id: The reservation whose sessions to release.
+            session_names: Its sessions to release.
+
+        Returns:
+            The sessions that were held by it and are now free, in the given order.
+
+        Raises:
+            Exception: As for :meth:`release`.
+        """
+        return self._release(unique_names(session_names), reservation_id)
+
+    def _release(
+        self, names: tuple[SessionName, ...], held_by: ReservationId | None
+    ) -> tuple[SessionName, ...]:
         with self._lock:
-            held = tuple(name for name in unique_names(session_names) if name in self._holders)
+            held = tuple(
+                name
+                for name in names
+                if name in self._holders and (held_by is None or self._holders[name] == held_by)
+            )
             if not held:
                 return ()
             undelivered = self._undelivered()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Final
 
 import grpc
+import grpc.aio
 from ni.measurementlink.discovery.v1 import annotations as discovery_annotations
 from ni.measurementlink.discovery.v1 import discovery_service_pb2 as pb
 from ni.measurementlink.discovery.v1 import discovery_service_pb2_grpc
@@ -136,7 +137,9 @@ class DiscoveryServicer(discovery_service_pb2_grpc.DiscoveryServiceServicer):
         )
 
 
-def add_discovery_servicer(server: grpc.Server, registry: ServiceRegistry) -> DiscoveryServicer:
+def add_discovery_servicer(
+    server: grpc.Server | grpc.aio.Server, registry: ServiceRegistry
+) -> DiscoveryServicer:
     """Serve the Discovery Service on ``server`` from ``registry``.
 
     Returns:

@@ -3,20 +3,24 @@
 A request whose bytes do not decode as the method's message is answered INVALID_ARGUMENT (grpc
 itself would answer INTERNAL before any handler runs).
 
-Every servicer method is wrapped by :class:`ErrorMappingInterceptor`: a
-:class:`~pinbroker.errors.PinbrokerError` becomes the status its class names with its message;
-anything else is a bug, logged with its traceback and answered with INTERNAL and a generic message
-(never ``str(exc)`` of an internal error).
+Every servicer method is wrapped by :class:`ErrorMappingInterceptor` (a ``grpc.aio`` server
+interceptor; handlers may be ``async def``, run on the event loop, or plain functions, run on
+the server's thread pool): a :class:`~pinbroker.errors.PinbrokerError` becomes the status its
+class names with its message; anything else is a bug, logged with its traceback and answered
+with INTERNAL and a generic message (never ``str(exc)`` of an internal error).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import grpc.aio
 
 from pinbroker.errors import PinbrokerError
 
@@ -57,23 +61,32 @@ def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], 
     return deserialize
 
 
+def _bad_request(method: str, request: _Undecodable) -> str:
+    return f"the request to {method} is not a valid protobuf message ({request.reason})"
+
+
+def _is_abort(exc: BaseException) -> bool:
+    """Whether ``exc`` is grpc's own signal that a handler called ``context.abort``.
+
+    Servicers never call ``abort`` (they raise PinbrokerError); should one do so anyway, grpc
+    signals it with a bare ``Exception()`` (sync) or ``grpc.aio.AbortError`` (asyncio): both
+    pass through untouched.
+    """
+    return isinstance(exc, grpc.aio.AbortError) or (type(exc) is Exception and not exc.args)
+
+
 def _wrap_unary(
     method: str, behavior: Callable[[Any, grpc.ServicerContext], Any]
 ) -> Callable[[Any, grpc.ServicerContext], Any]:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(request, _Undecodable):
-            context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"the request to {method} is not a valid protobuf message ({request.reason})",
-            )
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
         try:
             return behavior(request, context)
         except PinbrokerError as exc:
             context.abort(status_of(exc), str(exc))
         except Exception as exc:
-            # Servicers never call context.abort (they raise PinbrokerError); should one do so
-            # anyway, grpc signals it with a bare Exception(): let that through untouched.
-            if type(exc) is Exception and not exc.args:
+            if _is_abort(exc):
                 raise
             _logger.exception("unexpected error in %s", method)
             context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
@@ -81,21 +94,106 @@ def _wrap_unary(
     return wrapped
 
 
-class ErrorMappingInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Server interceptor that maps exceptions raised by unary-unary handlers to statuses."""
+def _wrap_async_unary(
+    method: str, behavior: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
+        try:
+            return await behavior(request, context)
+        except PinbrokerError as exc:
+            await context.abort(status_of(exc), str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if _is_abort(exc):
+                raise
+            _logger.exception("unexpected error in %s", method)
+            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
-    def intercept_service(
+    return wrapped
+
+
+def _wrap_stream(
+    method: str, behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]]
+) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+    def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        if isinstance(request, _Undecodable):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
+        try:
+            yield from behavior(request, context)
+        except PinbrokerError as exc:
+            context.abort(status_of(exc), str(exc))
+        except Exception as exc:
+            if _is_abort(exc):
+                raise
+            _logger.exception("unexpected error in %s", method)
+            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+    return wrapped
+
+
+def _wrap_async_stream(
+    method: str, behavior: Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
+) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except PinbrokerError as exc:
+            await context.abort(status_of(exc), str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if _is_abort(exc):
+                raise
+            _logger.exception("unexpected error in %s", method)
+            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+    return wrapped
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Server interceptor that maps exceptions raised by handlers to statuses.
+
+    Wraps unary-unary and unary-stream handlers, plain and ``async def`` alike (pinbroker has
+    no client-streaming methods; others pass through unwrapped).
+    """
+
+    async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        """Wrap the unary-unary behaviour of the handler that serves this call."""
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
+    ) -> grpc.RpcMethodHandler[Any, Any]:  # None (unknown method) passes through too
+        """Wrap the behaviour of the handler that serves this call."""
+        handler = await continuation(handler_call_details)
+        if handler is None:  # unknown method: grpc answers UNIMPLEMENTED
+            return None  # type: ignore[return-value]
         method = handler_call_details.method
-        return grpc.unary_unary_rpc_method_handler(
-            _wrap_unary(method, handler.unary_unary),
-            request_deserializer=_tolerant(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
-        )
+        deserializer = _tolerant(handler.request_deserializer)
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
+            return grpc.unary_unary_rpc_method_handler(
+                _wrap_async_unary(method, unary)  # type: ignore[arg-type]
+                if inspect.iscoroutinefunction(unary)
+                else _wrap_unary(method, unary),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None and not inspect.iscoroutinefunction(
+            handler.unary_stream  # a coroutine that writes with context.write: left as it is
+        ):
+            stream = handler.unary_stream
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap_async_stream(method, stream)  # type: ignore[arg-type]
+                if inspect.isasyncgenfunction(stream)
+                else _wrap_stream(method, stream),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from concurrent.futures import Executor
 
 import grpc
+import grpc.aio
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as pb
 from ni.measurementlink.sessionmanagement.v1 import (
     session_management_service_pb2_grpc as pb_grpc,
@@ -13,6 +14,7 @@ from ni.measurementlink.sessionmanagement.v1 import (
 from pinbroker.broker import SessionManager
 from pinbroker.errors import InvalidArgumentError
 from pinbroker.reservation import timeout_from_milliseconds
+from pinbroker.server._async_reserve import reserve_on_loop
 from pinbroker.server._convert_sessions import (
     multiplexer_record_from_pb,
     multiplexer_view_to_pb,
@@ -25,14 +27,7 @@ from pinbroker.server._convert_sessions import (
 __all__ = ["SessionManagementServicer"]
 
 
-def _cancel_hook(context: grpc.ServicerContext) -> Callable[[Callable[[], None]], bool]:
-    def register(callback: Callable[[], None]) -> bool:
-        return bool(context.add_callback(callback))
-
-    return register
-
-
-def _owner(context: grpc.ServicerContext, annotations: dict[str, str]) -> str:
+def _owner(context: grpc.aio.ServicerContext[object, object], annotations: dict[str, str]) -> str:
     """Who asks: the peer address, plus the host/user the client annotated, if any."""
     who = [
         annotations[key]
@@ -43,13 +38,18 @@ def _owner(context: grpc.ServicerContext, annotations: dict[str, str]) -> str:
 
 
 class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
-    """Implements ``ni.measurementlink.sessionmanagement.v1.SessionManagementService``."""
+    """Implements ``ni.measurementlink.sessionmanagement.v1.SessionManagementService``.
 
-    def __init__(self, sessions: SessionManager) -> None:
+    The two reserve methods are coroutines: a request that waits holds no thread. The other
+    methods are plain functions run on the server's thread pool.
+    """
+
+    def __init__(self, sessions: SessionManager, executor: Executor) -> None:
         self._sessions = sessions
+        self._executor = executor
 
-    def ReserveSessions(
-        self, request: pb.ReserveSessionsRequest, context: grpc.ServicerContext
+    async def ReserveSessions(
+        self, request: pb.ReserveSessionsRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.ReserveSessionsResponse:
         """Resolve pins x sites x type into sessions and reserve them."""
         timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
@@ -59,17 +59,21 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
                 "that reserve I/O resources without a pin map"
             )
         annotations = dict(request.annotations)
-        result = self._sessions.reserve_sessions(
+        prepared = self._sessions.prepare_reserve_sessions(
             pin_map_id=request.pin_map_context.pin_map_id,
             sites=list(request.pin_map_context.sites),
             names=list(request.pin_or_relay_names),
             instrument_type_id=request.instrument_type_id,
-            timeout=timeout,
-            annotations=annotations,
-            owner=_owner(context, annotations),
-            on_cancel=_cancel_hook(context),
         )
-        return reserve_result_to_pb(result)
+        reservation = await reserve_on_loop(
+            self._sessions,
+            self._executor,
+            prepared.session_names,
+            timeout=timeout,
+            owner=_owner(context, annotations),
+            annotations=annotations,
+        )
+        return reserve_result_to_pb(prepared.build(reservation))
 
     def UnreserveSessions(
         self, request: pb.UnreserveSessionsRequest, context: grpc.ServicerContext
@@ -92,21 +96,27 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
         self._sessions.unregister_sessions(session_names_of(request.sessions))
         return pb.UnregisterSessionsResponse()
 
-    def ReserveAllRegisteredSessions(
-        self, request: pb.ReserveAllRegisteredSessionsRequest, context: grpc.ServicerContext
+    async def ReserveAllRegisteredSessions(
+        self,
+        request: pb.ReserveAllRegisteredSessionsRequest,
+        context: grpc.aio.ServicerContext[object, object],
     ) -> pb.ReserveAllRegisteredSessionsResponse:
         """Reserve every registered session (optionally of one type)."""
         timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
         annotations = dict(request.annotations)
-        views = self._sessions.reserve_all_registered_sessions(
-            instrument_type_id=request.instrument_type_id,
+        prepared = self._sessions.prepare_reserve_all_registered_sessions(
+            request.instrument_type_id
+        )
+        reservation = await reserve_on_loop(
+            self._sessions,
+            self._executor,
+            prepared.session_names,
             timeout=timeout,
-            annotations=annotations,
             owner=_owner(context, annotations),
-            on_cancel=_cancel_hook(context),
+            annotations=annotations,
         )
         return pb.ReserveAllRegisteredSessionsResponse(
-            sessions=[session_view_to_pb(v) for v in views]
+            sessions=[session_view_to_pb(v) for v in prepared.build(reservation)]
         )
 
     def RegisterMultiplexerSessions(

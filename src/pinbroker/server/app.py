@@ -7,18 +7,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Coroutine
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 import grpc
+import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer as AsyncHealthServicer
 from grpc_reflection.v1alpha import reflection
 from ni.measurementlink.discovery.v1 import discovery_service_pb2
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2, pin_map_service_pb2_grpc
@@ -53,11 +58,36 @@ _logger = logging.getLogger(__name__)
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """Largest gRPC message accepted: admits a ~40 MB, 256-site pin map with room to spare."""
 
-DEFAULT_WORKER_THREADS = 128
-"""Threads serving RPCs; waiting reservations hold one each (see ``reserved_threads``)."""
+DEFAULT_WORKER_THREADS = 32
+"""Threads running the plain (not ``async``) handlers; a waiting reservation holds none."""
 
-RESERVED_THREADS = 16
-"""Threads never given to waiting reservations, so unreserve calls always get through."""
+DEFAULT_MAX_WAITERS = 10_000
+"""Reservation requests that may wait at once (each costs memory, not a thread)."""
+
+_T = TypeVar("_T")
+
+
+class _LoopThread:
+    """An asyncio event loop running in a thread of its own; the gRPC server lives on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="pinbroker-grpc-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def call(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``coroutine`` on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
 
 
 @dataclass(frozen=True)
@@ -74,7 +104,10 @@ class ServerConfig:
         discovery_key_file: Where to write the discovery key file; None = the default path.
         publish_key_file: Whether to write the discovery key file at all.
         max_message_bytes: Largest request accepted (larger → RESOURCE_EXHAUSTED).
-        worker_threads: gRPC worker threads.
+        worker_threads: Threads running the handlers that are not ``async`` (registry, pin
+            map and discovery calls, unreserve, the durability wait of a grant).
+        max_waiters: Reservation requests that may wait at once; one more that would have to
+            wait gets RESOURCE_EXHAUSTED.
         parse_limits: Pin map parser limits.
         grace_seconds: How long in-flight calls may take to finish on shutdown.
         store: A store to use instead of opening one (for embedding and tests); the server
@@ -91,6 +124,7 @@ class ServerConfig:
     publish_key_file: bool = True
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     worker_threads: int = DEFAULT_WORKER_THREADS
+    max_waiters: int = DEFAULT_MAX_WAITERS
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
     grace_seconds: float = 5.0
     store: Store | None = None
@@ -101,18 +135,22 @@ class RunningServer:
 
     def __init__(
         self,
-        server: grpc.Server,
+        server: grpc.aio.Server,
         *,
+        loop_thread: _LoopThread,
+        executor: futures.ThreadPoolExecutor,
         host: str,
         port: int,
         store: Store,
         journal: GroupCommitJournal,
         sessions: SessionManager,
-        health_servicer: health.HealthServicer,
+        health_servicer: AsyncHealthServicer,
         key_file: Path | None,
         grace_seconds: float,
     ) -> None:
         self._server = server
+        self._loop_thread = loop_thread
+        self._executor = executor
         self.host = host
         self.port = port
         self._store = store
@@ -138,9 +176,11 @@ class RunningServer:
         with self._stop_lock:
             if self._stopped.is_set():
                 return
-            self._health.enter_graceful_shutdown()
+            self._loop_thread.call(self._health.enter_graceful_shutdown())
             self.sessions.shutdown()
-            self._server.stop(self._grace if grace is None else grace).wait()
+            self._loop_thread.call(self._server.stop(self._grace if grace is None else grace))
+            self._loop_thread.close()
+            self._executor.shutdown(wait=True)
             self._journal.close()  # writes what is pending
             self._store.close()
             if self._key_file is not None:
@@ -186,7 +226,7 @@ def start_server(config: ServerConfig) -> RunningServer:
             registry,
             store,
             naming=config.session_naming,
-            max_waiters=max(1, config.worker_threads - RESERVED_THREADS),
+            max_waiters=config.max_waiters,
         )
         sessions.restore()
     except BaseException:
@@ -194,25 +234,66 @@ def start_server(config: ServerConfig) -> RunningServer:
         store.close()
         raise
 
+    loop_thread = _LoopThread()
+    executor = futures.ThreadPoolExecutor(
+        max_workers=config.worker_threads, thread_name_prefix="pinbroker-rpc"
+    )
+    try:
+        server, health_servicer, port = loop_thread.call(
+            _start_grpc(config, executor, pin_maps, sessions)
+        )
+    except BaseException:
+        loop_thread.close()
+        executor.shutdown(wait=False)
+        journal.close()
+        store.close()
+        raise
+
+    key_file: Path | None
+    if not config.publish_key_file:
+        key_file = None
+    else:
+        key_file = config.discovery_key_file or default_key_file_path()
+        write_key_file(key_file, DiscoveryKey(port=port, host=config.host, pid=os.getpid()))
+    return RunningServer(
+        server,
+        loop_thread=loop_thread,
+        executor=executor,
+        host=config.host,
+        port=port,
+        store=store,
+        journal=journal,
+        sessions=sessions,
+        health_servicer=health_servicer,
+        key_file=key_file,
+        grace_seconds=config.grace_seconds,
+    )
+
+
+async def _start_grpc(
+    config: ServerConfig,
+    executor: futures.ThreadPoolExecutor,
+    pin_maps: PinMapRepository,
+    sessions: SessionManager,
+) -> tuple[grpc.aio.Server, AsyncHealthServicer, int]:
+    """Build the gRPC server on the running loop, bind it and start it."""
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.server(
-        futures.ThreadPoolExecutor(
-            max_workers=config.worker_threads, thread_name_prefix="pinbroker-rpc"
-        ),
+    server = grpc.aio.server(
+        migration_thread_pool=executor,
         interceptors=[ErrorMappingInterceptor()],
         options=options,
     )
     pin_map_service_pb2_grpc.add_PinMapServiceServicer_to_server(PinMapServicer(pin_maps), server)
     session_management_service_pb2_grpc.add_SessionManagementServiceServicer_to_server(
-        SessionManagementServicer(sessions), server
+        SessionManagementServicer(sessions, executor), server
     )
     discovery = ServiceRegistry()
     add_discovery_servicer(server, discovery)
-    health_servicer = health.HealthServicer()
+    health_servicer = AsyncHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     service_names = [
         pin_map_service_pb2.DESCRIPTOR.services_by_name["PinMapService"].full_name,
@@ -225,34 +306,18 @@ def start_server(config: ServerConfig) -> RunningServer:
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     host_for_bind = f"[{config.host}]" if ":" in config.host else config.host
-    port = server.add_insecure_port(f"{host_for_bind}:{config.port}")
+    try:
+        port = server.add_insecure_port(f"{host_for_bind}:{config.port}")
+    except RuntimeError as exc:  # grpc.aio raises where grpc returned 0
+        raise OSError(f"cannot listen on {config.host}:{config.port}") from exc
     if port == 0:
-        journal.close()
-        store.close()
         raise OSError(f"cannot listen on {config.host}:{config.port}")
-    server.start()
+    await server.start()
     register_builtin_services(discovery, host=config.host, port=port)
     for name in service_names:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-
-    key_file: Path | None
-    if not config.publish_key_file:
-        key_file = None
-    else:
-        key_file = config.discovery_key_file or default_key_file_path()
-        write_key_file(key_file, DiscoveryKey(port=port, host=config.host, pid=os.getpid()))
-    return RunningServer(
-        server,
-        host=config.host,
-        port=port,
-        store=store,
-        journal=journal,
-        sessions=sessions,
-        health_servicer=health_servicer,
-        key_file=key_file,
-        grace_seconds=config.grace_seconds,
-    )
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    return server, health_servicer, port
 
 
 def _config_from_args(args: argparse.Namespace) -> ServerConfig:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from concurrent import futures
 
 import grpc
+import grpc.aio
 import pytest
 from ni.measurementlink.discovery.v1 import discovery_service_pb2_grpc
 from ni.measurementlink.discovery.v1.client import DiscoveryClient
@@ -14,6 +15,7 @@ from ni.measurementlink.discovery.v1.client import DiscoveryClient
 from pinbroker.discovery import ServiceRegistry
 from pinbroker.server._discovery_service import add_discovery_servicer
 from pinbroker.server._errors import ErrorMappingInterceptor
+from pinbroker.server.app import _LoopThread
 
 TEST_NODE = "discovery-test-node"
 
@@ -22,16 +24,26 @@ Adder = Callable[[grpc.Server], object]
 
 @contextlib.contextmanager
 def _serve(adders: tuple[Adder, ...]) -> Iterator[int]:
+    """A grpc.aio server on its own loop thread, with the interceptor pinbroker serves with."""
     executor = futures.ThreadPoolExecutor(max_workers=4)
-    server = grpc.server(executor, interceptors=[ErrorMappingInterceptor()])
-    for add in adders:
-        add(server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    loop_thread = _LoopThread()
+
+    async def start() -> tuple[grpc.aio.Server, int]:
+        server = grpc.aio.server(
+            migration_thread_pool=executor, interceptors=[ErrorMappingInterceptor()]
+        )
+        for add in adders:
+            add(server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, port
+
+    server, port = loop_thread.call(start())
     try:
         yield port
     finally:
-        server.stop(None).wait()
+        loop_thread.call(server.stop(None))
+        loop_thread.close()
         executor.shutdown(wait=True)
 
 

@@ -1,0 +1,147 @@
+"""Waiting for a reservation on the event loop: no thread is held while a request waits.
+
+The reservation table is thread-safe and free of I/O; a request that must wait is woken by
+the table's ``on_change`` callback (through ``loop.call_soon_threadsafe``) or by its own
+deadline, then :meth:`~pinbroker.reservation.ReservationTable.finish` takes the outcome on a
+worker thread (it may wait for the grant's record to be written).
+
+A caller that goes away (cancelled, deadline passed, connection lost: grpc.aio cancels the
+handler's task) never becomes a holder: while it waits its request leaves the queue; if the
+grant's record is being written, the table withdraws the grant once written; if the grant was
+delivered in the instant the task was cancelled, it is released again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+
+from pinbroker.broker import SessionManager
+from pinbroker.errors import ReservationTimeoutError, ResourceExhaustedError
+from pinbroker.reservation import Reservation, ReservationTable, Ticket
+
+__all__ = ["reserve_on_loop"]
+
+_logger = logging.getLogger(__name__)
+
+
+async def reserve_on_loop(
+    sessions: SessionManager,
+    executor: Executor,
+    session_names: Sequence[str],
+    *,
+    timeout: float | None,
+    owner: str,
+    annotations: Mapping[str, str],
+) -> Reservation:
+    """Reserve the sessions all together, waiting on the running loop up to ``timeout``.
+
+    Raises:
+        ReservationTimeoutError: If the sessions were not all free in time.
+        ResourceExhaustedError: If ``max_waiters`` requests wait already and this one cannot
+            be granted at once.
+        CancelledError: If the table withdrew the request (e.g. a lease ended).
+        ShuttingDownError: If the server is stopping.
+        asyncio.CancelledError: If the caller went away; the request is withdrawn.
+    """
+    table = sessions.table
+    if timeout == 0:
+        return await _finish_now(table, executor, session_names, owner, annotations, timeout)
+    if not sessions.acquire_waiting_slot():
+        try:
+            return await _finish_now(table, executor, session_names, owner, annotations, 0)
+        except ReservationTimeoutError as exc:
+            raise ResourceExhaustedError(
+                f"too many reservation requests are waiting ({sessions.max_waiters}) and "
+                f"this one cannot be granted at once: {exc}"
+            ) from exc
+    try:
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        ticket = table.request(session_names, owner=owner, annotations=annotations, on_change=wake)
+        try:
+            if timeout is None:
+                await woken.wait()
+            else:
+                await asyncio.wait_for(woken.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass  # finish() says who stands in the way
+        except asyncio.CancelledError:
+            table.cancel(ticket)
+            _discard(table, ticket, timeout)
+            raise
+        return await _finish_on_worker(table, executor, ticket, timeout)
+    finally:
+        sessions.release_waiting_slot()
+
+
+async def _finish_now(
+    table: ReservationTable,
+    executor: Executor,
+    session_names: Sequence[str],
+    owner: str,
+    annotations: Mapping[str, str],
+    timeout: float | None,
+) -> Reservation:
+    ticket = table.request(session_names, owner=owner, annotations=annotations)
+    return await _finish_on_worker(table, executor, ticket, timeout)
+
+
+async def _finish_on_worker(
+    table: ReservationTable, executor: Executor, ticket: Ticket, timeout: float | None
+) -> Reservation:
+    """Take the outcome on a worker thread; undo a grant whose caller went away meanwhile."""
+    loop = asyncio.get_running_loop()
+    outcome = loop.run_in_executor(executor, table.finish, ticket, timeout)
+    try:
+        return await asyncio.shield(outcome)
+    except asyncio.CancelledError:
+        if not table.cancel(ticket):  # delivered (or failed) already: give back a delivery
+
+            def give_back(done: asyncio.Future[Reservation]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    return
+                reservation = done.result()
+                loop.run_in_executor(executor, _release_undelivered, table, reservation)
+
+            outcome.add_done_callback(give_back)
+        else:
+            outcome.add_done_callback(_consume)
+        raise
+
+
+def _discard(table: ReservationTable, ticket: Ticket, timeout: float | None) -> None:
+    """Forget a cancelled request (its outcome is the CancelledError; nothing blocks)."""
+    try:
+        table.finish(ticket, timeout)
+    except Exception as exc:
+        _logger.debug("request %s withdrawn: %s", ticket.id, exc)
+    else:  # cannot happen after cancel(); release defensively
+        _logger.warning("request %s was granted after it was cancelled", ticket.id)
+
+
+def _consume(done: asyncio.Future[Reservation]) -> None:
+    """Retrieve the outcome of a finish nobody awaits (so asyncio does not log it)."""
+    if not done.cancelled():
+        done.exception()
+
+
+def _release_undelivered(table: ReservationTable, reservation: Reservation) -> None:
+    """Release a reservation whose caller went away as it was granted."""
+    try:
+        released = table.release_reservation(reservation.id, reservation.session_names)
+    except Exception:
+        _logger.exception("releasing undelivered reservation %s failed", reservation.id)
+        return
+    _logger.info(
+        "reservation %s of %s released: its caller went away as it was granted (%s)",
+        reservation.id,
+        reservation.owner,
+        ", ".join(released),
+    )
