@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NewType, Protocol
 
 from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
+from pinbroker.reservation._leases import ClientIdentity
 from pinbroker.types import SessionName
+
+_NO_CLIENT = ClientIdentity()
+_NO_FENCES: Mapping[SessionName, int] = MappingProxyType({})
 
 __all__ = [
     "Reservation",
@@ -38,11 +43,18 @@ class Ticket:
         id: The request's id; the reservation gets the same id when granted.
         session_names: The requested sessions, de-duplicated, in request order.
         owner: Who asked (free text shown in errors and snapshots, e.g. a peer address).
+        lease_id: The lease the request and its reservation are bound to; None = no lease
+            (held until released, as NI does).
+        client: Who asked, as the client described itself (display only).
+        timeout: The timeout the caller waits with (seconds, None = forever); display only.
     """
 
     id: ReservationId
     session_names: tuple[SessionName, ...]
     owner: str
+    lease_id: int | None = None
+    client: ClientIdentity = field(default=_NO_CLIENT)
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +70,10 @@ class Reservation:
             (read-only; excluded from hashing).
         acquired_at: Wall-clock seconds since the epoch when it was granted; for display and
             persistence only, never for deadlines.
+        lease_id: The lease it is bound to (released when the lease ends); None = no lease.
+        client: Who holds it, as the client described itself (display only).
+        fences: Each session's fencing counter for this grant: it only grows from one grant of
+            the session to the next (read-only; excluded from hashing).
     """
 
     id: ReservationId
@@ -65,10 +81,15 @@ class Reservation:
     owner: str
     annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY_ANNOTATIONS, hash=False)
     acquired_at: float = 0.0
+    lease_id: int | None = None
+    client: ClientIdentity = field(default=_NO_CLIENT)
+    fences: Mapping[SessionName, int] = field(default_factory=lambda: _NO_FENCES, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "session_names", tuple(self.session_names))
         object.__setattr__(self, "annotations", freeze_annotations(self.annotations))
+        if self.fences is not _NO_FENCES:
+            object.__setattr__(self, "fences", MappingProxyType(dict(self.fences)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +102,10 @@ class WaitingRequest:
         owner: Who asked.
         annotations: The annotations the reservation will carry (excluded from hashing).
         waiting_since: Wall-clock seconds since the epoch when the request was made.
+        lease_id: The lease it is bound to, or None.
+        client: Who asked, as the client described itself.
+        deadline: Wall-clock seconds when it times out; None = waits until granted.
+        blocked_by: Ids of the reservations and earlier requests that stand in its way.
     """
 
     id: ReservationId
@@ -88,6 +113,10 @@ class WaitingRequest:
     owner: str
     annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY_ANNOTATIONS, hash=False)
     waiting_since: float = 0.0
+    lease_id: int | None = None
+    client: ClientIdentity = field(default=_NO_CLIENT)
+    deadline: float | None = None
+    blocked_by: tuple[ReservationId, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
