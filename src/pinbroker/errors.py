@@ -27,7 +27,8 @@ as the name of a ``grpc.StatusCode`` member.
     │   ├── PinMapAlreadyExistsError          CreatePinMapFromXml on an existing id
     │   └── SessionAlreadyRegisteredError     a session / multiplexer session name is registered
     ├── FailedPreconditionError             FAILED_PRECONDITION
-    │   └── AmbiguousServiceError             ResolveService: several service classes match
+    │   ├── AmbiguousServiceError             ResolveService: several service classes match
+    │   └── StaleTokenError                   --strict-owner: unreserve with a stale or no token
     ├── ResourceExhaustedError              RESOURCE_EXHAUSTED
     │   ├── PinMapTooLargeError               the pin map exceeds a configured size limit
     │   └── UnreserveError                    UnreserveSessions failed
@@ -67,6 +68,7 @@ __all__ = [
     "SessionAlreadyRegisteredError",
     "ShuttingDownError",
     "SiteNotFoundError",
+    "StaleTokenError",
     "UnavailableError",
     "UnknownPinOrRelayError",
     "UnknownSiteError",
@@ -303,3 +305,11 @@ class LeaseNotFoundError(NotFoundError):
     def __init__(self, lease_id: int, detail: str) -> None:
         self.lease_id = lease_id
         super().__init__(f"lease {lease_id} {detail}")
+
+
+class StaleTokenError(FailedPreconditionError):
+    """Raised with ``--strict-owner`` when an unreserve carries a stale fencing token or none.
+
+    A token is stale when the reservation it names no longer holds the session (it was force
+    released or its lease expired, and the session may have a new holder). Nothing is released.
+    """

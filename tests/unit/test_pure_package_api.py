@@ -30,6 +30,7 @@ EXPECTED: dict[str, set[str]] = {
         "DeferredJournal",
         "DeleteSessions",
         "FakeClock",
+        "FenceToken",
         "JournalReceipt",
         "JournalRecord",
         "Lease",

@@ -33,6 +33,7 @@ from pinbroker.reservation._timeout import (
     timeout_to_milliseconds,
 )
 from pinbroker.reservation._values import (
+    FenceToken,
     Reservation,
     ReservationId,
     ReservationJournal,
@@ -47,6 +48,7 @@ __all__ = [
     "DeferredJournal",
     "DeleteSessions",
     "FakeClock",
+    "FenceToken",
     "JournalReceipt",
     "JournalRecord",
     "Lease",

@@ -37,9 +37,12 @@ from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
 from pinbroker.errors import (
     CancelledError,
     InvalidSessionError,
+    LeaseNotFoundError,
     ReservationTimeoutError,
     ShuttingDownError,
+    StaleTokenError,
 )
+from pinbroker.events import EventKind, EventLog
 from pinbroker.reservation._clock import Clock, MonotonicClock
 from pinbroker.reservation._journal import (
     DeferredJournal,
@@ -49,18 +52,21 @@ from pinbroker.reservation._journal import (
     as_deferred,
     submit,
 )
+from pinbroker.reservation._leases import ClientIdentity
 from pinbroker.reservation._obstacles import describe_obstacles
 from pinbroker.reservation._request import Request as _Request
 from pinbroker.reservation._request import State as _State
 from pinbroker.reservation._restore import claims_of
 from pinbroker.reservation._timeout import check_timeout
 from pinbroker.reservation._values import (
+    FenceToken,
     Reservation,
     ReservationId,
     ReservationJournal,
     TableSnapshot,
     Ticket,
     WaitingRequest,
+    event_owner,
     unique_names,
 )
 from pinbroker.types import SessionName
@@ -82,6 +88,8 @@ class ReservationTable:
         *,
         clock: Clock | None = None,
         journal: ReservationJournal | DeferredJournal | None = None,
+        events: EventLog | None = None,
+        lease_alive: Callable[[int], bool] | None = None,
     ) -> None:
         """Create an empty table.
 
@@ -92,6 +100,12 @@ class ReservationTable:
                 :class:`~pinbroker.reservation.DeferredJournal` gets the records queued under
                 the lock and is waited on outside it; a plain ``ReservationJournal`` is written
                 synchronously under the lock. None records nothing.
+            events: Where the table appends what happens (queued, reserved, released, ...);
+                appended under the table's lock, so in the table's order.
+            lease_alive: Tells whether a lease id is active; a request bound to a lease that
+                is not is refused with ``LeaseNotFoundError``. Checked under the table's lock,
+                so a lease that ends (marked ended first, then :meth:`release_lease`) cannot
+                leave a request bound to it behind. None: every lease counts as alive.
         """
         self._clock: Clock = clock if clock is not None else MonotonicClock()
         self._journal = None if journal is None else as_deferred(journal)
@@ -103,6 +117,9 @@ class ReservationTable:
         self._holders: dict[SessionName, ReservationId] = {}
         self._reservations: dict[ReservationId, Reservation] = {}  # in grant order
         self._shutting_down = False
+        self._events = events
+        self._lease_alive = lease_alive
+        self._fences: dict[SessionName, int] = {}  # last fence of every session ever granted
 
     # ------------------------------------------------------------------ requesting
 
@@ -113,6 +130,9 @@ class ReservationTable:
         owner: str,
         annotations: Mapping[str, str] | None = None,
         on_change: Callable[[], None] | None = None,
+        lease_id: int | None = None,
+        client: ClientIdentity | None = None,
+        timeout: float | None = None,
     ) -> Ticket:
         """Queue a request for the sessions; it is granted at once if nothing stands in its way.
 
@@ -128,12 +148,17 @@ class ReservationTable:
                 possibly before ``request`` returns; it runs under the table's lock, so it
                 must be quick and must not call the table (``loop.call_soon_threadsafe`` is
                 what an asyncio waiter passes). Then :meth:`finish` takes the outcome.
+            lease_id: Bind the request and its reservation to this lease: when the lease
+                ends, :meth:`release_lease` withdraws the one and releases the other.
+            client: Who asks, as the client described itself (for status and events).
+            timeout: The timeout the caller will wait with, shown as the request's deadline.
 
         Returns:
             The ticket for :meth:`wait`, :meth:`finish` and :meth:`cancel`.
 
         Raises:
             InvalidSessionError: If a session name is empty.
+            LeaseNotFoundError: If ``lease_id`` names a lease that is not active.
             ShuttingDownError: If :meth:`shutdown` was called.
             TypeError: If an annotation key or value is not a ``str``.
         """
@@ -144,12 +169,26 @@ class ReservationTable:
         with self._lock:
             if self._shutting_down:
                 raise ShuttingDownError("the session manager is shutting down")
-            ticket = Ticket(ReservationId(next(self._ids)), names, owner)
+            if (
+                lease_id is not None
+                and self._lease_alive is not None
+                and not self._lease_alive(lease_id)
+            ):
+                raise LeaseNotFoundError(lease_id, "is not active: it expired or was revoked")
+            ticket = Ticket(
+                ReservationId(next(self._ids)),
+                names,
+                owner,
+                lease_id,
+                client if client is not None else ClientIdentity(),
+                timeout,
+            )
             request = _Request(ticket, frozen, self._clock.wall_time(), on_change=on_change)
             self._requests[ticket.id] = request
             self._queue[ticket.id] = request
             self._dispatch()
             if ticket.id in self._queue:
+                self._event(EventKind.QUEUED, ticket.session_names, ticket, reason=owner)
                 self._changed.notify_all()  # observers in wait_for_waiting
             return ticket
 
@@ -206,12 +245,14 @@ class ReservationTable:
     def _take(self, ticket: Ticket, timeout: float | None, *, now: bool) -> Reservation:
         granted = self._await_grant(ticket, timeout, now=now)
         if isinstance(granted, Reservation):
+            self._reserved_event(granted)
             return granted
         error = _outcome(granted)  # the durability wait, outside the lock
         with self._lock:
             request = self._requests.pop(ticket.id)
             reservation = self._recorded(request, error)
             if request.state is not _State.FAILED:
+                self._reserved_event(reservation)
                 return reservation
             # Cancelled while its record was written: withdraw the record, then the grant.
             assert request.error is not None
@@ -254,6 +295,7 @@ class ReservationTable:
                         request, seconds, self._queue, self._holders, self._reservations
                     )
                     self._withdraw(request)
+                    self._event(EventKind.TIMED_OUT, ticket.session_names, ticket, message)
                     raise ReservationTimeoutError(message)
                 try:
                     self._clock.wait_until(self._changed, deadline)
@@ -311,6 +353,7 @@ class ReservationTable:
             if request is None or request.ticket != ticket or request.state is _State.FAILED:
                 return False
             self._fail(request, CancelledError(f"request {ticket.id} was cancelled"))
+            self._event(EventKind.CANCELLED, ticket.session_names, ticket, "the caller went away")
             self._dispatch()
             return True
 
@@ -336,16 +379,17 @@ class ReservationTable:
             Exception: Whatever the journal raised recording the release; the recorded
                 sessions stay held.
         """
-        return self._release(unique_names(session_names), None)
+        return self._release(dict.fromkeys(unique_names(session_names)), EventKind.RELEASED, "")
 
     def release_reservation(
-        self, reservation_id: ReservationId, session_names: Iterable[str]
+        self, reservation_id: ReservationId, session_names: Iterable[str], reason: str = ""
     ) -> tuple[SessionName, ...]:
         """Release those of the sessions that the reservation still holds (no one else's).
 
         Args:
             reservation_id: The reservation whose sessions to release.
             session_names: Its sessions to release.
+            reason: Why, for the event.
 
         Returns:
             The sessions that were held by it and are now free, in the given order.
@@ -353,19 +397,126 @@ class ReservationTable:
         Raises:
             Exception: As for :meth:`release`.
         """
-        return self._release(unique_names(session_names), reservation_id)
+        wanted = dict.fromkeys(unique_names(session_names), reservation_id)
+        return self._release(wanted, EventKind.RELEASED, reason)
+
+    def release_owned(
+        self, sessions: Iterable[tuple[str, FenceToken | None]], *, strict: bool = False
+    ) -> tuple[tuple[SessionName, ...], tuple[SessionName, ...]]:
+        """Release sessions on behalf of their holder (UnreserveSessions with fencing tokens).
+
+        A session given with the token of the grant that holds it is released; one whose
+        token is stale (its reservation ended and the session has a new holder, or it is held
+        under a newer fence) is left alone; one given without a token is released by name,
+        as NI does, unless ``strict``.
+
+        Args:
+            sessions: Each session name with its token (from the grant's annotations), or None.
+            strict: Refuse (with nothing released) a stale token or a missing token.
+
+        Returns:
+            The released sessions, and the sessions left alone because their token is stale.
+
+        Raises:
+            StaleTokenError: If ``strict`` and a token is stale or missing; nothing released.
+            Exception: As for :meth:`release`.
+        """
+        wanted: dict[SessionName, ReservationId | None] = {}
+        stale: list[SessionName] = []
+        with self._lock:
+            for raw_name, token in sessions:
+                name = SessionName(raw_name)
+                holder = self._holders.get(name)
+                if token is None:
+                    if strict:
+                        raise StaleTokenError(
+                            f"session '{name}' was given without the pinbroker/reservation_id "
+                            "and pinbroker/fence annotations of its grant (--strict-owner)"
+                        )
+                    wanted[name] = None
+                elif holder is None:
+                    continue  # free already: nothing to release
+                elif (
+                    holder == token.reservation_id
+                    and self._reservations[holder].fences.get(name, token.fence) == token.fence
+                ):
+                    wanted[name] = holder
+                else:
+                    stale.append(name)
+            if stale and strict:
+                raise StaleTokenError(
+                    "not released: the token of "
+                    + ", ".join(f"'{n}'" for n in stale)
+                    + " is stale: the session was released since and is held by a newer grant"
+                )
+        return self._release(wanted, EventKind.RELEASED, ""), tuple(stale)
+
+    def force_release(self, session_names: Iterable[str], reason: str) -> tuple[SessionName, ...]:
+        """Release sessions whoever holds them, recording a ``force_released`` event.
+
+        Args:
+            session_names: The sessions to free.
+            reason: Why (shown in the event and the log).
+
+        Returns:
+            The sessions that were held and are now free.
+
+        Raises:
+            Exception: As for :meth:`release`.
+        """
+        wanted = dict.fromkeys(unique_names(session_names))
+        return self._release(wanted, EventKind.FORCE_RELEASED, reason)
+
+    def release_lease(self, lease_id: int, reason: str) -> tuple[SessionName, ...]:
+        """End everything bound to a lease that ended: withdraw its requests, free its sessions.
+
+        Call it after the lease was marked ended (so no new request binds to it).
+
+        Args:
+            lease_id: The lease that ended.
+            reason: Why (e.g. ``lease 7 expired: not kept alive for 10 s``).
+
+        Returns:
+            The sessions that were held under the lease and are now free.
+
+        Raises:
+            Exception: As for :meth:`release`.
+        """
+        with self._lock:
+            for request in list(self._requests.values()):
+                if request.ticket.lease_id == lease_id and request.state in (
+                    _State.WAITING,
+                    _State.GRANTED,
+                    _State.RECORDING,
+                ):
+                    ticket = request.ticket
+                    self._fail(request, CancelledError(f"request {ticket.id}: {reason}"))
+                    self._event(EventKind.CANCELLED, ticket.session_names, ticket, reason)
+            self._dispatch()
+            wanted: dict[SessionName, ReservationId | None] = {
+                name: r.id
+                for r in self._reservations.values()
+                if r.lease_id == lease_id
+                for name in r.session_names
+            }
+        return self._release(wanted, EventKind.EXPIRED, reason)
 
     def _release(
-        self, names: tuple[SessionName, ...], held_by: ReservationId | None
+        self,
+        wanted: Mapping[SessionName, ReservationId | None],
+        kind: EventKind,
+        reason: str,
     ) -> tuple[SessionName, ...]:
+        """Free each wanted session held by the given reservation (None: by anyone)."""
         with self._lock:
             held = tuple(
                 name
-                for name in names
+                for name, held_by in wanted.items()
                 if name in self._holders and (held_by is None or self._holders[name] == held_by)
             )
             if not held:
                 return ()
+            self._released_events(held, kind, reason)
             undelivered = self._undelivered()
             recorded = {
                 name: self._holders[name] for name in held if self._holders[name] not in undelivered
@@ -483,12 +634,17 @@ class ReservationTable:
             if wanted_earlier.isdisjoint(names) and not any(n in self._holders for n in names):
                 del self._queue[request.ticket.id]
                 request.move_to(_State.GRANTED)
+                fences = {n: self._fences.get(n, 0) + 1 for n in names}
+                self._fences.update(fences)
                 reservation = Reservation(
                     request.ticket.id,
                     names,
                     request.ticket.owner,
                     request.annotations,
                     self._clock.wall_time(),
+                    request.ticket.lease_id,
+                    request.ticket.client,
+                    fences,
                 )
                 if names:  # an empty request holds nothing and is never recorded
                     self._reservations[reservation.id] = reservation
@@ -541,6 +697,8 @@ class ReservationTable:
             request.ticket.owner,
             request.annotations,
             self._clock.wall_time(),
+            request.ticket.lease_id,
+            request.ticket.client,
         )
 
     def _submit_delete(self, session_names: tuple[SessionName, ...]) -> JournalReceipt:
@@ -590,6 +748,48 @@ class ReservationTable:
                 self._reservations[reservation_id] = replace(reservation, session_names=remaining)
             else:
                 del self._reservations[reservation_id]
+
+    def _event(
+        self,
+        kind: EventKind,
+        session_names: Iterable[str],
+        ticket: Ticket,
+        reason: str = "",
+    ) -> None:
+        if self._events is not None:
+            self._events.append(
+                kind,
+                session_names=session_names,
+                reservation_id=ticket.id,
+                owner=event_owner(ticket.client, ticket.owner),
+                reason=reason,
+            )
+
+    def _reserved_event(self, reservation: Reservation) -> None:
+        if self._events is not None and reservation.session_names:
+            self._events.append(
+                EventKind.RESERVED,
+                session_names=reservation.session_names,
+                reservation_id=reservation.id,
+                owner=event_owner(reservation.client, reservation.owner),
+            )
+
+    def _released_events(self, held: Iterable[SessionName], kind: EventKind, reason: str) -> None:
+        """One event per reservation losing sessions (lock held, before they are freed)."""
+        if self._events is None:
+            return
+        by_reservation: dict[ReservationId, list[SessionName]] = {}
+        for name in held:
+            by_reservation.setdefault(self._holders[name], []).append(name)
+        for reservation_id, names in by_reservation.items():
+            reservation = self._reservations[reservation_id]
+            self._events.append(
+                kind,
+                session_names=names,
+                reservation_id=reservation_id,
+                owner=event_owner(reservation.client, reservation.owner),
+                reason=reason,
+            )
 
     def _undelivered(self) -> set[ReservationId]:
         return {

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import NewType, Protocol
 
 from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
+from pinbroker.events import EventOwner
 from pinbroker.reservation._leases import ClientIdentity
 from pinbroker.types import SessionName
 
@@ -15,6 +16,7 @@ _NO_CLIENT = ClientIdentity()
 _NO_FENCES: Mapping[SessionName, int] = MappingProxyType({})
 
 __all__ = [
+    "FenceToken",
     "Reservation",
     "ReservationId",
     "ReservationJournal",
@@ -30,6 +32,33 @@ ReservationId = NewType("ReservationId", int)
 def unique_names(session_names: Iterable[str]) -> tuple[SessionName, ...]:
     """Return the names in first-seen order without duplicates."""
     return tuple(SessionName(name) for name in dict.fromkeys(session_names))
+
+
+@dataclass(frozen=True, slots=True)
+class FenceToken:
+    """Proof of which grant a client holds a session under (Chubby's sequencer).
+
+    A client gets it in the session's annotations (``pinbroker/reservation_id`` and
+    ``pinbroker/fence``) and sends it back on unreserve; a token that is not the current
+    holder's is stale.
+
+    Attributes:
+        reservation_id: The reservation the session was granted in.
+        fence: The session's fencing counter for that grant.
+    """
+
+    reservation_id: ReservationId
+    fence: int
+
+
+def event_owner(client: ClientIdentity, owner: str) -> EventOwner:
+    """The owner of an event, from a request's client identity (peer falls back to ``owner``)."""
+    return EventOwner(
+        peer=client.peer or owner,
+        hostname=client.hostname,
+        username=client.username,
+        pid=client.pid,
+    )
 
 
 @dataclass(frozen=True, slots=True)
