@@ -29,6 +29,7 @@ as the name of a ``grpc.StatusCode`` member.
     ├── FailedPreconditionError             FAILED_PRECONDITION
     │   ├── AmbiguousServiceError             ResolveService: several service classes match
     │   └── StaleTokenError                   --strict-owner: unreserve with a stale or no token
+    ├── PermissionDeniedError               PERMISSION_DENIED (admin call from afar without token)
     ├── ResourceExhaustedError              RESOURCE_EXHAUSTED
     │   ├── PinMapTooLargeError               the pin map exceeds a configured size limit
     │   └── UnreserveError                    UnreserveSessions failed
@@ -56,6 +57,7 @@ __all__ = [
     "InvalidTimeoutError",
     "LeaseNotFoundError",
     "NotFoundError",
+    "PermissionDeniedError",
     "PinMapAlreadyExistsError",
     "PinMapNotFoundError",
     "PinMapParseError",
@@ -313,3 +315,13 @@ class StaleTokenError(FailedPreconditionError):
     A token is stale when the reservation it names no longer holds the session (it was force
     released or its lease expired, and the session may have a new holder). Nothing is released.
     """
+
+
+class PermissionDeniedError(PinbrokerError):
+    """Raised when a destructive admin call (force release) comes from a remote caller.
+
+    Such calls are accepted from loopback addresses and Unix sockets, or with the admin token
+    (``--admin-token-file``) in the ``pinbroker-admin-token`` metadata.
+    """
+
+    status = "PERMISSION_DENIED"

@@ -55,6 +55,7 @@ EXPECTED: dict[str, set[str]] = {
         "SCHEMA_VERSION",
         "STATE_DIR_ENV",
         "STORE_FILE_NAME",
+        "EventWriter",
         "GroupCommitJournal",
         "MemoryStore",
         "SqliteStore",

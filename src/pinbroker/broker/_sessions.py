@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
+from pinbroker.broker._ownership import grant_annotations, without_own_keys
 from pinbroker.broker._pinmaps import PinMapRepository
 from pinbroker.broker._values import MultiplexerView, ReserveResult, SessionView
 from pinbroker.errors import (
@@ -22,7 +24,7 @@ from pinbroker.errors import (
 )
 from pinbroker.pinmap import MultiplexerResource, SessionResource
 from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
-from pinbroker.reservation import Reservation, ReservationTable, check_timeout
+from pinbroker.reservation import FenceToken, Reservation, ReservationTable, check_timeout
 from pinbroker.store import Store
 from pinbroker.types import SessionName, SessionNaming
 
@@ -31,6 +33,9 @@ __all__ = ["CancelHook", "PreparedReservation", "SessionManager"]
 _logger = logging.getLogger(__name__)
 
 _R = TypeVar("_R")
+
+_REMEMBERED_GRANTS = 10_000
+"""Grants remembered by request id for retries after a lost reply (oldest forgotten first)."""
 
 CancelHook = Callable[[Callable[[], None]], bool]
 """Registers a callback to run if the caller goes away; returns False if it already has."""
@@ -69,6 +74,7 @@ class SessionManager:
         *,
         naming: SessionNaming = SessionNaming.TYPED,
         max_waiters: int = 112,
+        strict_owner: bool = False,
     ) -> None:
         """Create the manager.
 
@@ -81,6 +87,8 @@ class SessionManager:
             max_waiters: How many reservation requests may block at once; a further request
                 that would have to wait fails with RESOURCE_EXHAUSTED instead of taking the
                 last server threads (which unreserve calls need).
+            strict_owner: Refuse an unreserve with a stale token or without one
+                (``--strict-owner``) instead of ignoring or releasing by name.
         """
         self._pin_maps = pin_maps
         self._table = table
@@ -91,6 +99,8 @@ class SessionManager:
         self._max_waiters = max_waiters
         self._details_lock = threading.Lock()
         self._details: dict[SessionName, _Details] = {}
+        self._grants: OrderedDict[str, Reservation] = OrderedDict()  # by request id
+        self._strict_owner = strict_owner
 
     @property
     def table(self) -> ReservationTable:
@@ -98,8 +108,12 @@ class SessionManager:
         return self._table
 
     def restore(self) -> None:
-        """Re-install the reservations persisted before the last stop."""
-        self._table.restore(self._store.load_reservations())
+        """Re-install the reservations persisted before the last stop (fences, id high-water)."""
+        self._table.restore(
+            self._store.load_reservations(),
+            fences=self._store.load_fences(),
+            next_id=self._store.load_reservation_id_high() + 1,
+        )
 
     def shutdown(self) -> None:
         """Fail every waiting reservation with UNAVAILABLE; held reservations persist."""
@@ -172,7 +186,8 @@ class SessionManager:
         def build(reservation: Reservation) -> ReserveResult:
             return ReserveResult(
                 sessions=tuple(
-                    self._view_of_resolved(s, reservation.annotations) for s in resolution.sessions
+                    self._view_of_resolved(s, grant_annotations(reservation, s.session_name))
+                    for s in resolution.sessions
                 ),
                 multiplexers=tuple(self._view_of_multiplexer(m) for m in resolution.multiplexers),
                 group_mappings=resolution.group_mappings,
@@ -227,7 +242,7 @@ class SessionManager:
                     channel_mappings=(),
                     session_exists=True,
                     session_reserved=True,
-                    annotations=reservation.annotations,
+                    annotations=grant_annotations(reservation, r.session_name),
                 )
                 for r in records
             )
@@ -292,9 +307,27 @@ class SessionManager:
         Raises:
             UnreserveError: If the release could not be recorded; nothing changed.
         """
-        names = list(session_names)
+        self.unreserve_owned([(name, None) for name in session_names])
+
+    def unreserve_owned(
+        self, sessions: Sequence[tuple[str, FenceToken | None]]
+    ) -> tuple[SessionName, ...]:
+        """Release sessions on behalf of their holder (see ``ReservationTable.release_owned``).
+
+        A session sent back with a stale token (its grant was force released or expired and
+        it may have a new holder) is left alone and logged; with ``strict_owner`` the call is
+        refused instead, as is a session without a token.
+
+        Returns:
+            The sessions left alone because their token is stale.
+
+        Raises:
+            StaleTokenError: With ``strict_owner``: a token is stale or missing.
+            UnreserveError: If the release could not be recorded; nothing changed.
+        """
+        names = [name for name, _ in sessions]
         try:
-            self._table.release(names)
+            _, stale = self._table.release_owned(sessions, strict=self._strict_owner)
         except PinbrokerError:
             raise
         except Exception as exc:
@@ -304,6 +337,33 @@ class SessionManager:
                 f"release in the state store failed ({type(exc).__name__}; see the server log); "
                 "the sessions are still reserved"
             ) from exc
+        if stale:
+            _logger.warning(
+                "unreserve with a stale token ignored for %s: the grant it names has ended "
+                "(force released or lease expired); the current holder keeps the session",
+                ", ".join(repr(n) for n in stale),
+            )
+        return stale
+
+    def remember_grant(self, request_id: str, reservation: Reservation) -> None:
+        """Remember the grant of a request id, so a retry after a lost reply gets it back."""
+        with self._details_lock:
+            self._grants[request_id] = reservation
+            self._grants.move_to_end(request_id)
+            while len(self._grants) > _REMEMBERED_GRANTS:
+                self._grants.popitem(last=False)
+
+    def replay_grant(self, request_id: str, lease_id: int | None) -> Reservation | None:
+        """The grant of an earlier try with this request id, if it still holds everything."""
+        with self._details_lock:
+            reservation = self._grants.get(request_id)
+        if reservation is None or reservation.lease_id != lease_id:
+            return None
+        for name in reservation.session_names:
+            holder = self._table.holder_of(name)
+            if holder is None or holder.id != reservation.id:
+                return None
+        return reservation
 
     # ------------------------------------------------------------------ registry
 
@@ -314,7 +374,9 @@ class SessionManager:
             InvalidSessionError: If a session name is empty.
             SessionAlreadyRegisteredError: If a name is registered already.
         """
-        self._registry.register(records)
+        self._registry.register(
+            [replace(r, annotations=without_own_keys(r.annotations)) for r in records]
+        )
 
     def unregister_sessions(self, session_names: Iterable[str]) -> None:
         """Forget registered sessions; unknown names are ignored."""
@@ -374,7 +436,7 @@ class SessionManager:
                     channel_mappings=record.channel_mappings,
                     session_exists=True,
                     session_reserved=reserved,
-                    annotations=self._table.annotations_of(record.session_name)
+                    annotations=self._holder_annotations(record.session_name)
                     if reserved
                     else dict(record.annotations),
                 )
@@ -396,7 +458,7 @@ class SessionManager:
                         channel_mappings=(),
                         session_exists=False,
                         session_reserved=True,
-                        annotations=reservation.annotations,
+                        annotations=grant_annotations(reservation, name),
                     )
                 )
         multiplexers = tuple(
@@ -405,6 +467,10 @@ class SessionManager:
         return tuple(views), multiplexers
 
     # ------------------------------------------------------------------ helpers
+
+    def _holder_annotations(self, name: SessionName) -> Mapping[str, str]:
+        holder = self._table.holder_of(name)
+        return {} if holder is None else grant_annotations(holder, name)
 
     def _details_of(self, name: SessionName) -> _Details:
         with self._details_lock:

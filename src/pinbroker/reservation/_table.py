@@ -245,7 +245,6 @@ class ReservationTable:
     def _take(self, ticket: Ticket, timeout: float | None, *, now: bool) -> Reservation:
         granted = self._await_grant(ticket, timeout, now=now)
         if isinstance(granted, Reservation):
-            self._reserved_event(granted)
             return granted
         error = _outcome(granted)  # the durability wait, outside the lock
         with self._lock:
@@ -516,22 +515,26 @@ class ReservationTable:
             )
             if not held:
                 return ()
-            self._released_events(held, kind, reason)
             undelivered = self._undelivered()
             recorded = {
                 name: self._holders[name] for name in held if self._holders[name] not in undelivered
             }
             if not recorded or self._journal is None:
+                self._released_events(held, kind, reason)
                 self._take_back(held)
                 self._dispatch()
                 return held
             unrecorded = [name for name in held if name not in recorded]
             if unrecorded:
+                self._released_events(unrecorded, kind, reason)
                 self._take_back(unrecorded)
                 self._dispatch()
             receipt = self._submit_delete(tuple(recorded))
         receipt.wait()  # outside the lock; the recorded sessions stay held meanwhile
-        with self._lock:
+        with self._lock:  # recorded: an event for what is freed now (no event if it failed)
+            self._released_events(
+                [n for n, rid in recorded.items() if self._holders.get(n) == rid], kind, reason
+            )
             self._take_back_held(recorded)
             self._dispatch()
         return held
@@ -550,12 +553,21 @@ class ReservationTable:
                     self._fail(request, error)
             self._changed.notify_all()
 
-    def restore(self, reservations: Iterable[Reservation]) -> None:
+    def restore(
+        self,
+        reservations: Iterable[Reservation],
+        *,
+        fences: Mapping[SessionName, int] | None = None,
+        next_id: int = 1,
+    ) -> None:
         """Re-install reservations loaded from persistence (at start-up); nothing is journaled.
 
         Args:
             reservations: Reservations as the journal recorded them; new ids continue after
                 the largest restored id.
+            fences: Each session's largest fence ever granted (fences only grow, also across
+                restarts); the restored reservations' own fences count too.
+            next_id: New ids start at least here (the largest id ever granted + 1).
 
         Raises:
             ValueError: If a session would be held twice, a reservation id is in use, or a
@@ -570,9 +582,14 @@ class ReservationTable:
             for reservation in incoming:
                 self._reservations[reservation.id] = reservation
             self._holders.update(claimed)
-            if incoming:
-                next_id = max(max(r.id for r in incoming) + 1, next(self._ids))
-                self._ids = itertools.count(next_id)
+            for name, fence in (fences or {}).items():
+                session = SessionName(name)
+                self._fences[session] = max(self._fences.get(session, 0), fence)
+            for reservation in incoming:
+                for session, fence in reservation.fences.items():
+                    self._fences[session] = max(self._fences.get(session, 0), fence)
+            first = max([next_id, next(self._ids), *(r.id + 1 for r in incoming)])
+            self._ids = itertools.count(first)
 
     # ------------------------------------------------------------------ introspection
 
@@ -611,16 +628,32 @@ class ReservationTable:
         with self._lock:
             reservations = tuple(self._reservations.values())
             held = {name: r for r in reservations for name in r.session_names}
-            waiting = tuple(
-                WaitingRequest(
-                    r.ticket.id,
-                    r.ticket.session_names,
-                    r.ticket.owner,
-                    r.annotations,
-                    r.waiting_since,
+            waiting_list: list[WaitingRequest] = []
+            wanted_by: dict[SessionName, ReservationId] = {}  # the earliest waiter wanting it
+            for r in self._queue.values():
+                ticket = r.ticket
+                blockers: dict[ReservationId, None] = {}
+                for name in ticket.session_names:
+                    holder = self._holders.get(name)
+                    if holder is not None:
+                        blockers[holder] = None
+                    elif name in wanted_by:
+                        blockers[wanted_by[name]] = None
+                    wanted_by.setdefault(name, ticket.id)
+                waiting_list.append(
+                    WaitingRequest(
+                        ticket.id,
+                        ticket.session_names,
+                        ticket.owner,
+                        r.annotations,
+                        r.waiting_since,
+                        ticket.lease_id,
+                        ticket.client,
+                        None if ticket.timeout is None else r.waiting_since + ticket.timeout,
+                        tuple(blockers),
+                    )
                 )
-                for r in self._queue.values()
-            )
+            waiting = tuple(waiting_list)
             return TableSnapshot(MappingProxyType(held), reservations, waiting, self._shutting_down)
 
     # ------------------------------------------------------------------ internals (lock held)
@@ -667,6 +700,7 @@ class ReservationTable:
             return self._emptied(request)
         if self._journal is None:
             del self._requests[request.ticket.id]
+            self._reserved_event(reservation)  # under the lock, in the table's order
             return reservation
         request.move_to(_State.RECORDING)
         return submit(self._journal, PutReservation(reservation))

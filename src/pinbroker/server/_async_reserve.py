@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 
 from pinbroker.broker import SessionManager
 from pinbroker.errors import ReservationTimeoutError, ResourceExhaustedError
-from pinbroker.reservation import Reservation, ReservationTable, Ticket
+from pinbroker.reservation import ClientIdentity, Reservation, ReservationTable, Ticket
 
 __all__ = ["reserve_on_loop"]
 
@@ -35,23 +36,84 @@ async def reserve_on_loop(
     timeout: float | None,
     owner: str,
     annotations: Mapping[str, str],
+    lease_id: int | None = None,
+    client: ClientIdentity | None = None,
+    request_id: str | None = None,
 ) -> Reservation:
     """Reserve the sessions all together, waiting on the running loop up to ``timeout``.
+
+    With a ``request_id`` that was granted before (a retry after a lost reply) and whose grant
+    still holds all its sessions, that grant is returned again.
 
     Raises:
         ReservationTimeoutError: If the sessions were not all free in time.
         ResourceExhaustedError: If ``max_waiters`` requests wait already and this one cannot
             be granted at once.
+        LeaseNotFoundError: If ``lease_id`` names a lease that is not active.
         CancelledError: If the table withdrew the request (e.g. a lease ended).
         ShuttingDownError: If the server is stopping.
         asyncio.CancelledError: If the caller went away; the request is withdrawn.
     """
+    if request_id:
+        replayed = sessions.replay_grant(request_id, lease_id)
+        if replayed is not None:
+            _logger.info(
+                "request %s retried: its grant %s is returned again", request_id, replayed.id
+            )
+            return replayed
+    reservation = await _reserve(
+        sessions,
+        executor,
+        session_names,
+        _Asking(owner, annotations, lease_id, client, timeout),
+    )
+    if request_id:
+        sessions.remember_grant(request_id, reservation)
+    return reservation
+
+
+@dataclass(frozen=True, slots=True)
+class _Asking:
+    """Who asks, and how long they wait."""
+
+    owner: str
+    annotations: Mapping[str, str]
+    lease_id: int | None
+    client: ClientIdentity | None
+    timeout: float | None
+
+    def request(
+        self,
+        table: ReservationTable,
+        session_names: Sequence[str],
+        on_change: Callable[[], None] | None = None,
+    ) -> Ticket:
+        return table.request(
+            session_names,
+            owner=self.owner,
+            annotations=self.annotations,
+            on_change=on_change,
+            lease_id=self.lease_id,
+            client=self.client,
+            timeout=self.timeout,
+        )
+
+
+async def _reserve(
+    sessions: SessionManager,
+    executor: Executor,
+    session_names: Sequence[str],
+    asking: _Asking,
+) -> Reservation:
     table = sessions.table
+    timeout = asking.timeout
     if timeout == 0:
-        return await _finish_now(table, executor, session_names, owner, annotations, timeout)
+        return await _finish_on_worker(
+            table, executor, asking.request(table, session_names), timeout
+        )
     if not sessions.acquire_waiting_slot():
         try:
-            return await _finish_now(table, executor, session_names, owner, annotations, 0)
+            return await _finish_on_worker(table, executor, asking.request(table, session_names), 0)
         except ReservationTimeoutError as exc:
             raise ResourceExhaustedError(
                 f"too many reservation requests are waiting ({sessions.max_waiters}) and "
@@ -64,7 +126,7 @@ async def reserve_on_loop(
         def wake() -> None:
             loop.call_soon_threadsafe(woken.set)
 
-        ticket = table.request(session_names, owner=owner, annotations=annotations, on_change=wake)
+        ticket = asking.request(table, session_names, wake)
         try:
             if timeout is None:
                 await woken.wait()
@@ -79,18 +141,6 @@ async def reserve_on_loop(
         return await _finish_on_worker(table, executor, ticket, timeout)
     finally:
         sessions.release_waiting_slot()
-
-
-async def _finish_now(
-    table: ReservationTable,
-    executor: Executor,
-    session_names: Sequence[str],
-    owner: str,
-    annotations: Mapping[str, str],
-    timeout: float | None,
-) -> Reservation:
-    ticket = table.request(session_names, owner=owner, annotations=annotations)
-    return await _finish_on_worker(table, executor, ticket, timeout)
 
 
 async def _finish_on_worker(
@@ -135,7 +185,9 @@ def _consume(done: asyncio.Future[Reservation]) -> None:
 def _release_undelivered(table: ReservationTable, reservation: Reservation) -> None:
     """Release a reservation whose caller went away as it was granted."""
     try:
-        released = table.release_reservation(reservation.id, reservation.session_names)
+        released = table.release_reservation(
+            reservation.id, reservation.session_names, "its caller went away as it was granted"
+        )
     except Exception:
         _logger.exception("releasing undelivered reservation %s failed", reservation.id)
         return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import Executor
+from dataclasses import dataclass, replace
 
 import grpc
 import grpc.aio
@@ -12,8 +14,9 @@ from ni.measurementlink.sessionmanagement.v1 import (
 )
 
 from pinbroker.broker import SessionManager
+from pinbroker.broker._ownership import token_of, without_own_keys
 from pinbroker.errors import InvalidArgumentError
-from pinbroker.reservation import timeout_from_milliseconds
+from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTable, timeout_from_milliseconds
 from pinbroker.server._async_reserve import reserve_on_loop
 from pinbroker.server._convert_sessions import (
     multiplexer_record_from_pb,
@@ -27,6 +30,10 @@ from pinbroker.server._convert_sessions import (
 __all__ = ["SessionManagementServicer"]
 
 
+LEASE_ID_METADATA = "pinbroker-lease-id"
+REQUEST_ID_METADATA = "pinbroker-request-id"
+
+
 def _owner(context: grpc.aio.ServicerContext[object, object], annotations: dict[str, str]) -> str:
     """Who asks: the peer address, plus the host/user the client annotated, if any."""
     who = [
@@ -37,6 +44,51 @@ def _owner(context: grpc.aio.ServicerContext[object, object], annotations: dict[
     return f"{context.peer()} ({'@'.join(who)})" if who else context.peer()
 
 
+@dataclass(frozen=True, slots=True)
+class _Caller:
+    """What a reserve call says about its caller."""
+
+    owner: str
+    annotations: dict[str, str]
+    lease_id: int | None
+    request_id: str | None
+    client: ClientIdentity
+
+
+def _caller(
+    context: grpc.aio.ServicerContext[object, object],
+    raw_annotations: Mapping[str, str],
+    leases: LeaseTable | None,
+) -> _Caller:
+    annotations = without_own_keys(raw_annotations)
+    metadata = {key: str(value) for key, value in (context.invocation_metadata() or ())}
+    lease_id: int | None = None
+    raw_lease = metadata.get(LEASE_ID_METADATA)
+    if raw_lease is not None:
+        try:
+            lease_id = int(raw_lease)
+        except ValueError:
+            raise InvalidArgumentError(
+                f"the {LEASE_ID_METADATA} metadata must be a lease id, not {raw_lease!r}"
+            ) from None
+    lease = None if lease_id is None or leases is None else leases.get(LeaseId(lease_id))
+    if lease is not None:
+        client = replace(lease.identity, peer=context.peer())
+    else:
+        client = ClientIdentity(
+            hostname=annotations.get("ni/reserved.hostname", ""),
+            username=annotations.get("ni/reserved.username", ""),
+            peer=context.peer(),
+        )
+    return _Caller(
+        owner=_owner(context, annotations),
+        annotations=annotations,
+        lease_id=lease_id,
+        request_id=metadata.get(REQUEST_ID_METADATA) or None,
+        client=client,
+    )
+
+
 class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     """Implements ``ni.measurementlink.sessionmanagement.v1.SessionManagementService``.
 
@@ -44,9 +96,12 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     methods are plain functions run on the server's thread pool.
     """
 
-    def __init__(self, sessions: SessionManager, executor: Executor) -> None:
+    def __init__(
+        self, sessions: SessionManager, executor: Executor, leases: LeaseTable | None = None
+    ) -> None:
         self._sessions = sessions
         self._executor = executor
+        self._leases = leases
 
     async def ReserveSessions(
         self, request: pb.ReserveSessionsRequest, context: grpc.aio.ServicerContext[object, object]
@@ -58,7 +113,7 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
                 "pin_map_context is required: pinbroker has no session-management plug-ins "
                 "that reserve I/O resources without a pin map"
             )
-        annotations = dict(request.annotations)
+        caller = _caller(context, request.annotations, self._leases)
         prepared = self._sessions.prepare_reserve_sessions(
             pin_map_id=request.pin_map_context.pin_map_id,
             sites=list(request.pin_map_context.sites),
@@ -70,8 +125,11 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
             self._executor,
             prepared.session_names,
             timeout=timeout,
-            owner=_owner(context, annotations),
-            annotations=annotations,
+            owner=caller.owner,
+            annotations=caller.annotations,
+            lease_id=caller.lease_id,
+            client=caller.client,
+            request_id=caller.request_id,
         )
         return reserve_result_to_pb(prepared.build(reservation))
 
@@ -79,7 +137,9 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
         self, request: pb.UnreserveSessionsRequest, context: grpc.ServicerContext
     ) -> pb.UnreserveSessionsResponse:
         """Release the sessions, keyed by session name."""
-        self._sessions.unreserve_sessions(session_names_of(request.sessions))
+        self._sessions.unreserve_owned(
+            [(s.session.name, token_of(s.session.name, s.annotations)) for s in request.sessions]
+        )
         return pb.UnreserveSessionsResponse()
 
     def RegisterSessions(
@@ -103,7 +163,7 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     ) -> pb.ReserveAllRegisteredSessionsResponse:
         """Reserve every registered session (optionally of one type)."""
         timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
-        annotations = dict(request.annotations)
+        caller = _caller(context, request.annotations, self._leases)
         prepared = self._sessions.prepare_reserve_all_registered_sessions(
             request.instrument_type_id
         )
@@ -112,8 +172,11 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
             self._executor,
             prepared.session_names,
             timeout=timeout,
-            owner=_owner(context, annotations),
-            annotations=annotations,
+            owner=caller.owner,
+            annotations=caller.annotations,
+            lease_id=caller.lease_id,
+            client=caller.client,
+            request_id=caller.request_id,
         )
         return pb.ReserveAllRegisteredSessionsResponse(
             sessions=[session_view_to_pb(v) for v in prepared.build(reservation)]

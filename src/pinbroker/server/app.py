@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ from ni.measurementlink.sessionmanagement.v1 import (
     session_management_service_pb2_grpc,
 )
 
-from pinbroker.broker import PinMapRepository, SessionManager
+from pinbroker._proto.pinbroker.admin.v1 import admin_pb2, admin_pb2_grpc
+from pinbroker._proto.pinbroker.lease.v1 import lease_pb2, lease_pb2_grpc
+from pinbroker.broker import LeaseManager, PinMapRepository, SessionManager
 from pinbroker.discovery import ServiceRegistry
 from pinbroker.discovery_file import (
     DiscoveryKey,
@@ -41,14 +44,17 @@ from pinbroker.discovery_file import (
     write_key_file,
 )
 from pinbroker.errors import PinbrokerError
+from pinbroker.events import EventLog
 from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits
 from pinbroker.registry import SessionRegistry
-from pinbroker.reservation import ReservationTable
+from pinbroker.reservation import LeaseId, LeaseTable, ReservationTable
+from pinbroker.server._admin_service import AdminServicer
 from pinbroker.server._discovery_service import add_discovery_servicer, register_builtin_services
 from pinbroker.server._errors import ErrorMappingInterceptor
+from pinbroker.server._lease_service import LeaseServicer
 from pinbroker.server._pinmap_service import PinMapServicer
 from pinbroker.server._session_service import SessionManagementServicer
-from pinbroker.store import GroupCommitJournal, Store, open_store
+from pinbroker.store import EventWriter, GroupCommitJournal, Store, open_store
 from pinbroker.types import SessionNaming
 
 __all__ = ["RunningServer", "ServerConfig", "serve_from_args", "start_server"]
@@ -63,6 +69,12 @@ DEFAULT_WORKER_THREADS = 32
 
 DEFAULT_MAX_WAITERS = 10_000
 """Reservation requests that may wait at once (each costs memory, not a thread)."""
+
+DEFAULT_LEASE_TTL = 10.0
+"""Seconds a lease lives without a keep-alive; clients renew every third of it."""
+
+DEFAULT_EVENT_HISTORY = 10_000
+"""Events kept for ``pinbroker events`` and the admin API (the newest; older are dropped)."""
 
 _T = TypeVar("_T")
 
@@ -84,7 +96,15 @@ class _LoopThread:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def close(self) -> None:
-        """Stop the loop and its thread."""
+        """Cancel the loop's remaining tasks, stop the loop and its thread."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.call(cancel_all())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join()
         self.loop.close()
@@ -108,6 +128,12 @@ class ServerConfig:
             map and discovery calls, unreserve, the durability wait of a grant).
         max_waiters: Reservation requests that may wait at once; one more that would have to
             wait gets RESOURCE_EXHAUSTED.
+        lease_ttl: Seconds a client lease lives without a keep-alive (``--lease-ttl``).
+        strict_owner: Refuse unreserve calls with a stale or missing fencing token
+            (``--strict-owner``) instead of ignoring them or releasing by name.
+        admin_token_file: File holding the token that authorises destructive admin calls
+            from other hosts (``--admin-token-file``); local callers need none.
+        event_history: Events kept (in memory and in the state store).
         parse_limits: Pin map parser limits.
         grace_seconds: How long in-flight calls may take to finish on shutdown.
         store: A store to use instead of opening one (for embedding and tests); the server
@@ -125,6 +151,10 @@ class ServerConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     worker_threads: int = DEFAULT_WORKER_THREADS
     max_waiters: int = DEFAULT_MAX_WAITERS
+    lease_ttl: float = DEFAULT_LEASE_TTL
+    strict_owner: bool = False
+    admin_token_file: Path | None = None
+    event_history: int = DEFAULT_EVENT_HISTORY
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
     grace_seconds: float = 5.0
     store: Store | None = None
@@ -143,6 +173,7 @@ class RunningServer:
         port: int,
         store: Store,
         journal: GroupCommitJournal,
+        event_writer: EventWriter,
         sessions: SessionManager,
         health_servicer: AsyncHealthServicer,
         key_file: Path | None,
@@ -155,6 +186,7 @@ class RunningServer:
         self.port = port
         self._store = store
         self._journal = journal
+        self._event_writer = event_writer
         self.sessions = sessions
         self._health = health_servicer
         self._key_file = key_file
@@ -182,6 +214,7 @@ class RunningServer:
             self._loop_thread.close()
             self._executor.shutdown(wait=True)
             self._journal.close()  # writes what is pending
+            self._event_writer.close()
             self._store.close()
             if self._key_file is not None:
                 remove_key_file(self._key_file, only_if_pid=os.getpid())
@@ -219,7 +252,17 @@ def start_server(config: ServerConfig) -> RunningServer:
             xml = Path(path).read_text(encoding="utf-8-sig")
             pin_maps.update(str(path), xml)
         registry = SessionRegistry(store)
-        table = ReservationTable(journal=journal)
+        event_writer = EventWriter(store, keep=config.event_history)
+        events = EventLog(capacity=config.event_history, on_append=event_writer.submit)
+        events.restore(store.load_events(config.event_history))
+        lease_table = LeaseTable(ttl=config.lease_ttl)
+        table = ReservationTable(
+            journal=journal,
+            events=events,
+            lease_alive=lambda lease_id: lease_table.is_active(LeaseId(lease_id)),
+        )
+        leases = LeaseManager(lease_table, table, store)
+        leases.restore()
         sessions = SessionManager(
             pin_maps,
             table,
@@ -227,6 +270,7 @@ def start_server(config: ServerConfig) -> RunningServer:
             store,
             naming=config.session_naming,
             max_waiters=config.max_waiters,
+            strict_owner=config.strict_owner,
         )
         sessions.restore()
     except BaseException:
@@ -240,11 +284,12 @@ def start_server(config: ServerConfig) -> RunningServer:
     )
     try:
         server, health_servicer, port = loop_thread.call(
-            _start_grpc(config, executor, pin_maps, sessions)
+            _start_grpc(config, executor, pin_maps, sessions, leases, events)
         )
     except BaseException:
         loop_thread.close()
         executor.shutdown(wait=False)
+        event_writer.close()
         journal.close()
         store.close()
         raise
@@ -263,6 +308,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         port=port,
         store=store,
         journal=journal,
+        event_writer=event_writer,
         sessions=sessions,
         health_servicer=health_servicer,
         key_file=key_file,
@@ -275,6 +321,8 @@ async def _start_grpc(
     executor: futures.ThreadPoolExecutor,
     pin_maps: PinMapRepository,
     sessions: SessionManager,
+    leases: LeaseManager,
+    events: EventLog,
 ) -> tuple[grpc.aio.Server, AsyncHealthServicer, int]:
     """Build the gRPC server on the running loop, bind it and start it."""
     options = [
@@ -289,7 +337,12 @@ async def _start_grpc(
     )
     pin_map_service_pb2_grpc.add_PinMapServiceServicer_to_server(PinMapServicer(pin_maps), server)
     session_management_service_pb2_grpc.add_SessionManagementServiceServicer_to_server(
-        SessionManagementServicer(sessions, executor), server
+        SessionManagementServicer(sessions, executor, leases.leases), server
+    )
+    lease_pb2_grpc.add_LeaseServiceServicer_to_server(LeaseServicer(leases), server)
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(
+        AdminServicer(sessions.table, leases.leases, events, admin_token=_read_admin_token(config)),
+        server,
     )
     discovery = ServiceRegistry()
     add_discovery_servicer(server, discovery)
@@ -301,6 +354,8 @@ async def _start_grpc(
             "SessionManagementService"
         ].full_name,
         discovery_service_pb2.DESCRIPTOR.services_by_name["DiscoveryService"].full_name,
+        lease_pb2.DESCRIPTOR.services_by_name["LeaseService"].full_name,
+        admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     ]
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
@@ -313,11 +368,46 @@ async def _start_grpc(
     if port == 0:
         raise OSError(f"cannot listen on {config.host}:{config.port}")
     await server.start()
+    reaper = asyncio.get_running_loop().create_task(_reap_leases(leases, executor))
+    server.pinbroker_reaper = reaper  # type: ignore[attr-defined]  # keep it referenced
     register_builtin_services(discovery, host=config.host, port=port)
     for name in service_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     return server, health_servicer, port
+
+
+async def _reap_leases(leases: LeaseManager, executor: futures.Executor) -> None:
+    """Expire leases at their deadlines and release what is bound to them (runs on the loop).
+
+    Sleeps until the earliest deadline, at most ``_REAP_CHECK`` seconds at a time so a lease
+    granted meanwhile with an earlier deadline (a shorter TTL after a restore) is not missed.
+    """
+    loop = asyncio.get_running_loop()
+    while True:
+        deadline = leases.leases.next_deadline()
+        now = time.monotonic()
+        if deadline is not None and deadline <= now:
+            try:
+                await loop.run_in_executor(executor, leases.expire_due)
+            except RuntimeError:  # the executor shut down: the server is stopping
+                return
+            except Exception:
+                _logger.exception("expiring leases failed")
+            continue
+        await asyncio.sleep(_REAP_CHECK if deadline is None else min(deadline - now, _REAP_CHECK))
+
+
+_REAP_CHECK = 1.0
+
+
+def _read_admin_token(config: ServerConfig) -> str | None:
+    if config.admin_token_file is None:
+        return None
+    token = config.admin_token_file.read_text(encoding="utf-8").strip()
+    if not token:
+        raise OSError(f"the admin token file {config.admin_token_file} is empty")
+    return token
 
 
 def _config_from_args(args: argparse.Namespace) -> ServerConfig:

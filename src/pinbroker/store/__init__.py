@@ -8,6 +8,7 @@ lock, via :class:`GroupCommitJournal`. Pure: no grpc.
 
 from __future__ import annotations
 
+from pinbroker.store._event_writer import EventWriter
 from pinbroker.store._group_commit import GroupCommitJournal
 from pinbroker.store._location import (
     STATE_DIR_ENV,
@@ -23,6 +24,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATE_DIR_ENV",
     "STORE_FILE_NAME",
+    "EventWriter",
     "GroupCommitJournal",
     "MemoryStore",
     "SqliteStore",

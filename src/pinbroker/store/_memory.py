@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 from pinbroker.errors import SessionAlreadyRegisteredError
+from pinbroker.events import Event
 from pinbroker.registry import MultiplexerRecord, SessionRecord
-from pinbroker.reservation import JournalRecord, PutReservation, Reservation, ReservationId
+from pinbroker.reservation import (
+    JournalRecord,
+    LeaseId,
+    LeaseRecord,
+    PutReservation,
+    Reservation,
+    ReservationId,
+)
 from pinbroker.types import PinMapId, SessionName
 
 __all__ = ["MemoryStore"]
@@ -32,6 +41,11 @@ class MemoryStore:
         self._multiplexers: dict[SessionName, MultiplexerRecord] = {}
         self._reservations: dict[ReservationId, Reservation] = {}
         self._reservation_of: dict[SessionName, ReservationId] = {}
+        self._fences: dict[SessionName, int] = {}  # high-water marks
+        self._reservation_id_high = 0
+        self._leases: dict[LeaseId, LeaseRecord] = {}
+        self._lease_id_high = 0
+        self._events: dict[int, Event] = {}  # by revision
 
     def _check_open(self) -> None:
         if self._closed:
@@ -115,14 +129,17 @@ class MemoryStore:
         annotations: Mapping[str, str],
         acquired_at_wall: float,
     ) -> None:
-        """Insert or replace a reservation.
+        """Insert or replace a reservation (no lease, client or fences).
 
         Raises:
             ValueError: If it has no session, or a session belongs to another reservation.
         """
+        reservation = Reservation(
+            reservation_id, tuple(session_names), owner, annotations, acquired_at_wall
+        )
         with self._lock:
             self._check_open()
-            self._put(reservation_id, session_names, owner, annotations, acquired_at_wall)
+            self._put(reservation)
 
     def delete_reservation(self, reservation_id: ReservationId) -> None:
         """Forget a reservation with all its sessions; an unknown id is ignored."""
@@ -139,6 +156,9 @@ class MemoryStore:
     def apply_journal(self, records: Sequence[JournalRecord]) -> None:
         """Apply journal records in order, all or nothing.
 
+        A ``PutReservation`` stores every field of its reservation and raises the fence and
+        reservation id high-water marks.
+
         Raises:
             ValueError: If a ``PutReservation`` would be refused by :meth:`put_reservation`;
                 nothing changes.
@@ -147,16 +167,19 @@ class MemoryStore:
             self._check_open()
             reservations = dict(self._reservations)
             reservation_of = dict(self._reservation_of)
+            fences = dict(self._fences)
+            reservation_id_high = self._reservation_id_high
             try:
                 for record in records:
                     if isinstance(record, PutReservation):
-                        r = record.reservation
-                        self._put(r.id, r.session_names, r.owner, r.annotations, r.acquired_at)
+                        self._put(record.reservation)
                     else:
                         self._delete_sessions(record.session_names)
             except BaseException:
                 self._reservations = reservations
                 self._reservation_of = reservation_of
+                self._fences = fences
+                self._reservation_id_high = reservation_id_high
                 raise
 
     def load_reservations(self) -> list[Reservation]:
@@ -165,25 +188,98 @@ class MemoryStore:
             self._check_open()
             return [self._reservations[key] for key in sorted(self._reservations)]
 
+    def load_reservation_id_high(self) -> int:
+        """Return the largest reservation id ever put (also if deleted since); 0 if none."""
+        with self._lock:
+            self._check_open()
+            return self._reservation_id_high
+
+    def load_fences(self) -> dict[SessionName, int]:
+        """Return each session's largest non-zero fence ever put (also if released since)."""
+        with self._lock:
+            self._check_open()
+            return dict(sorted(self._fences.items()))
+
+    # ------------------------------------------------------------------ leases
+
+    def put_lease(self, record: LeaseRecord) -> None:
+        """Store an active lease, replacing any under the same id; raise the lease id high."""
+        with self._lock:
+            self._check_open()
+            self._leases[record.id] = record
+            self._lease_id_high = max(self._lease_id_high, record.id)
+
+    def delete_leases(self, ids: Sequence[int]) -> None:
+        """Forget leases; unknown ids are ignored. The high-water mark stays."""
+        with self._lock:
+            self._check_open()
+            for lease_id in ids:
+                self._leases.pop(LeaseId(lease_id), None)
+
+    def load_leases(self) -> list[LeaseRecord]:
+        """Return every stored lease by increasing id."""
+        with self._lock:
+            self._check_open()
+            return [self._leases[key] for key in sorted(self._leases)]
+
+    def load_lease_id_high(self) -> int:
+        """Return the largest lease id ever put (also if deleted since); 0 if none."""
+        with self._lock:
+            self._check_open()
+            return self._lease_id_high
+
+    # ------------------------------------------------------------------ events
+
+    def append_events(self, events: Sequence[Event], *, keep: int) -> None:
+        """Store events, then forget all but the newest ``keep`` revisions.
+
+        An event with the revision of a stored one replaces it.
+
+        Raises:
+            ValueError: If ``keep`` is negative; nothing changes.
+        """
+        if keep < 0:
+            raise ValueError(f"keep must be >= 0, not {keep}")
+        with self._lock:
+            self._check_open()
+            for event in events:
+                self._events[event.revision] = event
+            excess = len(self._events) - keep
+            if excess > 0:
+                for revision in sorted(self._events)[:excess]:
+                    del self._events[revision]
+
+    def load_events(self, limit: int) -> list[Event]:
+        """Return the newest ``limit`` stored events, oldest first.
+
+        Raises:
+            ValueError: If ``limit`` is negative.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        with self._lock:
+            self._check_open()
+            newest = sorted(self._events)[len(self._events) - limit :] if limit else []
+            return [self._events[revision] for revision in newest]
+
     def close(self) -> None:
         """Mark the store closed; closing twice is harmless."""
         with self._lock:
             self._closed = True
 
-    def _put(
-        self,
-        reservation_id: ReservationId,
-        session_names: Sequence[SessionName],
-        owner: str,
-        annotations: Mapping[str, str],
-        acquired_at_wall: float,
-    ) -> None:
-        names = tuple(dict.fromkeys(session_names))
+    def _put(self, reservation: Reservation) -> None:
+        """Insert or replace a reservation as ``SqliteStore`` stores it; raise the highs."""
+        reservation_id = reservation.id
+        names = tuple(dict.fromkeys(reservation.session_names))
         _check_reservation(reservation_id, names, self._reservation_of)
-        reservation = Reservation(reservation_id, names, owner, annotations, acquired_at_wall)
+        fences = {n: f for n in names if (f := reservation.fences.get(n, 0))}
+        reservation = dataclasses.replace(reservation, session_names=names, fences=fences)
         self._drop(reservation_id)
         self._reservations[reservation_id] = reservation
         self._reservation_of.update(dict.fromkeys(names, reservation_id))
+        for name, fence in fences.items():
+            self._fences[name] = max(self._fences.get(name, fence), fence)
+        self._reservation_id_high = max(self._reservation_id_high, reservation_id)
 
     def _delete_sessions(self, session_names: Sequence[SessionName]) -> None:
         for name in session_names:
@@ -193,12 +289,10 @@ class MemoryStore:
             reservation = self._reservations[reservation_id]
             rest = tuple(n for n in reservation.session_names if n != name)
             if rest:
-                self._reservations[reservation_id] = Reservation(
-                    reservation_id,
-                    rest,
-                    reservation.owner,
-                    reservation.annotations,
-                    reservation.acquired_at,
+                self._reservations[reservation_id] = dataclasses.replace(
+                    reservation,
+                    session_names=rest,
+                    fences={n: f for n, f in reservation.fences.items() if n != name},
                 )
             else:
                 del self._reservations[reservation_id]

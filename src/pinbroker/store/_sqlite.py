@@ -23,7 +23,8 @@ Durability settings (and why):
 
 The schema version lives in ``PRAGMA user_version``; :func:`migrate` brings an older file up to
 :data:`SCHEMA_VERSION`, one transaction per step, and refuses a newer one. Nested fields
-(channel mappings, annotations) are JSON text.
+(channel mappings, annotations, client identities, event owners, name lists) are JSON text.
+The schema and its migrations are in ``_sqlite_schema``.
 """
 
 from __future__ import annotations
@@ -32,112 +33,44 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Literal
 
-from pinbroker.errors import SessionAlreadyRegisteredError
+from pinbroker.events import Event, EventKind
 from pinbroker.registry import MultiplexerRecord, SessionRecord
-from pinbroker.reservation import JournalRecord, PutReservation, Reservation, ReservationId
+from pinbroker.reservation import (
+    JournalRecord,
+    LeaseId,
+    LeaseRecord,
+    PutReservation,
+    Reservation,
+    ReservationId,
+)
+from pinbroker.store import _sqlite_rows as sql
 from pinbroker.store._codec import (
     decode_annotations,
     decode_channel_mappings,
+    decode_client_identity,
+    decode_event_owner,
+    decode_names,
     encode_annotations,
     encode_channel_mappings,
+    encode_client_identity,
+    encode_event_owner,
+    encode_names,
+)
+from pinbroker.store._sqlite_schema import (
+    LEASE_ID_HIGH,
+    RESERVATION_ID_HIGH,
+    SCHEMA_VERSION,
+    migrate,
 )
 from pinbroker.types import InstrumentTypeId, PinMapId, SessionName
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "migrate"]
 
 _logger = logging.getLogger(__name__)
-
-_SCHEMA_V1: Final = (
-    """CREATE TABLE pin_maps (
-        seq INTEGER PRIMARY KEY,
-        pin_map_id TEXT NOT NULL UNIQUE,
-        xml TEXT NOT NULL
-    )""",
-    """CREATE TABLE sessions (
-        seq INTEGER PRIMARY KEY,
-        session_name TEXT NOT NULL UNIQUE,
-        resource_name TEXT NOT NULL,
-        channel_list TEXT NOT NULL,
-        instrument_type_id TEXT NOT NULL,
-        channel_mappings TEXT NOT NULL,
-        annotations TEXT NOT NULL
-    )""",
-    """CREATE TABLE multiplexer_sessions (
-        seq INTEGER PRIMARY KEY,
-        session_name TEXT NOT NULL UNIQUE,
-        resource_name TEXT NOT NULL,
-        multiplexer_type_id TEXT NOT NULL,
-        annotations TEXT NOT NULL
-    )""",
-    """CREATE TABLE reservations (
-        reservation_id INTEGER PRIMARY KEY,
-        owner TEXT NOT NULL,
-        annotations TEXT NOT NULL,
-        acquired_at_wall REAL NOT NULL
-    )""",
-    """CREATE TABLE reservation_sessions (
-        session_name TEXT PRIMARY KEY,
-        reservation_id INTEGER NOT NULL
-            REFERENCES reservations (reservation_id) ON DELETE CASCADE,
-        position INTEGER NOT NULL
-    )""",
-    "CREATE INDEX reservation_sessions_by_reservation "
-    "ON reservation_sessions (reservation_id, position)",
-)
-
-
-def _migrate_to_v1(connection: sqlite3.Connection) -> None:
-    for statement in _SCHEMA_V1:
-        connection.execute(statement)
-
-
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_to_v1,)
-"""``_MIGRATIONS[n]`` takes a database from schema version ``n`` to ``n + 1``."""
-
-SCHEMA_VERSION: Final = len(_MIGRATIONS)
-"""The schema version this pinbroker writes (``PRAGMA user_version``)."""
-
-
-def migrate(connection: sqlite3.Connection) -> int:
-    """Bring the database up to :data:`SCHEMA_VERSION`, one transaction per version step.
-
-    Args:
-        connection: A connection in autocommit mode (``isolation_level=None``).
-
-    Returns:
-        The schema version the database had before.
-
-    Raises:
-        ValueError: If the database's schema is newer than this pinbroker knows.
-        sqlite3.Error: If a step fails; that step is rolled back, earlier steps stay.
-    """
-    found = _user_version(connection)
-    if found > SCHEMA_VERSION:
-        raise ValueError(
-            f"the state database has schema version {found}, newer than the {SCHEMA_VERSION} "
-            "this pinbroker understands; upgrade pinbroker or use another state directory"
-        )
-    for version in range(found, SCHEMA_VERSION):
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            if _user_version(connection) == version:  # another process may have migrated
-                _MIGRATIONS[version](connection)
-                connection.execute(f"PRAGMA user_version = {version + 1:d}")
-            connection.execute("COMMIT")
-        except BaseException:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
-            raise
-    return found
-
-
-def _user_version(connection: sqlite3.Connection) -> int:
-    row = connection.execute("PRAGMA user_version").fetchone()
-    return int(row[0])
 
 
 class SqliteStore:
@@ -281,7 +214,7 @@ class SqliteStore:
                 is written.
         """
         with self._transaction() as db:
-            _check_new_names(db, "sessions", [r.session_name for r in records], "session")
+            sql.check_new_names(db, "sessions", [r.session_name for r in records], "session")
             db.executemany(
                 "INSERT INTO sessions (session_name, resource_name, channel_list, "
                 "instrument_type_id, channel_mappings, annotations) VALUES (?, ?, ?, ?, ?, ?)",
@@ -336,7 +269,7 @@ class SqliteStore:
                 is written.
         """
         with self._transaction() as db:
-            _check_new_names(
+            sql.check_new_names(
                 db,
                 "multiplexer_sessions",
                 [r.session_name for r in records],
@@ -390,16 +323,17 @@ class SqliteStore:
         annotations: Mapping[str, str],
         acquired_at_wall: float,
     ) -> None:
-        """Insert or replace a reservation in one transaction.
+        """Insert or replace a reservation in one transaction (no lease, client or fences).
 
         Raises:
             ValueError: If it has no session, or a session belongs to another reservation;
                 nothing is written.
         """
+        reservation = Reservation(
+            reservation_id, tuple(session_names), owner, annotations, acquired_at_wall
+        )
         with self._transaction() as db:
-            _put_reservation(
-                db, reservation_id, session_names, owner, annotations, acquired_at_wall
-            )
+            sql.put_reservation(db, reservation)
 
     def delete_reservation(self, reservation_id: ReservationId) -> None:
         """Forget a reservation with all its sessions; an unknown id is ignored."""
@@ -409,10 +343,13 @@ class SqliteStore:
     def delete_reservation_sessions(self, session_names: Sequence[SessionName]) -> None:
         """Remove sessions from their reservations; reservations left empty are dropped."""
         with self._transaction() as db:
-            _delete_reservation_sessions(db, session_names)
+            sql.delete_reservation_sessions(db, session_names)
 
     def apply_journal(self, records: Sequence[JournalRecord]) -> None:
         """Apply journal records in order, in one transaction (all or nothing).
+
+        A ``PutReservation`` stores every field of its reservation and raises the fence and
+        reservation id high-water marks.
 
         Raises:
             ValueError: If a ``PutReservation`` would be refused by :meth:`put_reservation`;
@@ -421,12 +358,9 @@ class SqliteStore:
         with self._transaction() as db:
             for record in records:
                 if isinstance(record, PutReservation):
-                    r = record.reservation
-                    _put_reservation(
-                        db, r.id, r.session_names, r.owner, r.annotations, r.acquired_at
-                    )
+                    sql.put_reservation(db, record.reservation)
                 else:
-                    _delete_reservation_sessions(db, record.session_names)
+                    sql.delete_reservation_sessions(db, record.session_names)
 
     def load_reservations(self) -> list[Reservation]:
         """Return every stored reservation by increasing id, sessions in their stored order.
@@ -436,16 +370,19 @@ class SqliteStore:
         """
         with self._reading() as db:
             heads = db.execute(
-                "SELECT reservation_id, owner, annotations, acquired_at_wall "
+                "SELECT reservation_id, owner, annotations, acquired_at_wall, lease_id, client "
                 "FROM reservations ORDER BY reservation_id"
             ).fetchall()
             members = db.execute(
-                "SELECT reservation_id, session_name FROM reservation_sessions "
+                "SELECT reservation_id, session_name, fence FROM reservation_sessions "
                 "ORDER BY reservation_id, position"
             ).fetchall()
         names: dict[int, list[SessionName]] = {}
-        for reservation_id, name in members:
+        fences: dict[int, dict[SessionName, int]] = {}
+        for reservation_id, name, fence in members:
             names.setdefault(reservation_id, []).append(SessionName(name))
+            if fence:
+                fences.setdefault(reservation_id, {})[SessionName(name)] = fence
         return [
             Reservation(
                 ReservationId(reservation_id),
@@ -453,9 +390,139 @@ class SqliteStore:
                 owner,
                 decode_annotations(annotations),
                 acquired_at_wall,
+                lease_id,
+                decode_client_identity(client),
+                fences.get(reservation_id, {}),
             )
-            for reservation_id, owner, annotations, acquired_at_wall in heads
+            for reservation_id, owner, annotations, acquired_at_wall, lease_id, client in heads
         ]
+
+    def load_reservation_id_high(self) -> int:
+        """Return the largest reservation id ever put (also if deleted since); 0 if none."""
+        with self._reading() as db:
+            return sql.read_meta(db, RESERVATION_ID_HIGH)
+
+    def load_fences(self) -> dict[SessionName, int]:
+        """Return each session's largest non-zero fence ever put (also if released since)."""
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT session_name, fence FROM session_fences ORDER BY session_name"
+            ).fetchall()
+        return {SessionName(name): fence for name, fence in rows}
+
+    # ------------------------------------------------------------------ leases
+
+    def put_lease(self, record: LeaseRecord) -> None:
+        """Store an active lease, replacing any under the same id; raise the lease id high."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO leases (lease_id, ttl, identity, granted_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (lease_id) DO UPDATE SET ttl = excluded.ttl, "
+                "identity = excluded.identity, granted_at = excluded.granted_at",
+                (record.id, record.ttl, encode_client_identity(record.identity), record.granted_at),
+            )
+            sql.raise_meta(db, LEASE_ID_HIGH, record.id)
+
+    def delete_leases(self, ids: Sequence[int]) -> None:
+        """Forget leases in one transaction; unknown ids are ignored. The high-water mark stays."""
+        with self._transaction() as db:
+            db.executemany("DELETE FROM leases WHERE lease_id = ?", [(i,) for i in ids])
+
+    def load_leases(self) -> list[LeaseRecord]:
+        """Return every stored lease by increasing id.
+
+        Raises:
+            ValueError: If a stored identity is malformed.
+        """
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT lease_id, ttl, identity, granted_at FROM leases ORDER BY lease_id"
+            ).fetchall()
+        return [
+            LeaseRecord(LeaseId(lease_id), ttl, decode_client_identity(identity), granted_at)
+            for lease_id, ttl, identity, granted_at in rows
+        ]
+
+    def load_lease_id_high(self) -> int:
+        """Return the largest lease id ever put (also if deleted since); 0 if none."""
+        with self._reading() as db:
+            return sql.read_meta(db, LEASE_ID_HIGH)
+
+    # ------------------------------------------------------------------ events
+
+    def append_events(self, events: Sequence[Event], *, keep: int) -> None:
+        """Store events, then forget all but the newest ``keep`` revisions; one transaction.
+
+        An event with the revision of a stored one replaces it.
+
+        Raises:
+            ValueError: If ``keep`` is negative; nothing is written.
+        """
+        if keep < 0:
+            raise ValueError(f"keep must be >= 0, not {keep}")
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO events (revision, time, kind, session_names, "
+                "reservation_id, owner, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        e.revision,
+                        e.time,
+                        e.kind.value,
+                        encode_names(e.session_names),
+                        e.reservation_id,
+                        None if e.owner is None else encode_event_owner(e.owner),
+                        e.reason,
+                    )
+                    for e in events
+                ],
+            )
+            newest_dropped = db.execute(
+                "SELECT revision FROM events ORDER BY revision DESC LIMIT 1 OFFSET ?", (keep,)
+            ).fetchone()
+            if newest_dropped is not None:
+                db.execute("DELETE FROM events WHERE revision <= ?", (newest_dropped[0],))
+
+    def load_events(self, limit: int) -> list[Event]:
+        """Return the newest ``limit`` stored events, oldest first.
+
+        A stored event of a kind this pinbroker does not know (written by a newer one) is
+        skipped with a logged warning, so fewer than ``limit`` may be returned.
+
+        Raises:
+            ValueError: If ``limit`` is negative, or a stored JSON field is malformed.
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0, not {limit}")
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT revision, time, kind, session_names, reservation_id, owner, reason "
+                "FROM events ORDER BY revision DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        events: list[Event] = []
+        for revision, time, kind, session_names, reservation_id, owner, reason in reversed(rows):
+            try:
+                event_kind = EventKind(kind)
+            except ValueError:
+                _logger.warning(
+                    "skipping stored event %d of unknown kind %r (written by a newer pinbroker?)",
+                    revision,
+                    kind,
+                )
+                continue
+            events.append(
+                Event(
+                    revision,
+                    time,
+                    event_kind,
+                    decode_names(session_names),
+                    reservation_id,
+                    None if owner is None else decode_event_owner(owner),
+                    reason,
+                )
+            )
+        return events
 
     def close(self) -> None:
         """Close the connection (checkpointing the log); closing twice is harmless."""
@@ -469,65 +536,3 @@ class SqliteStore:
                     with contextlib.suppress(sqlite3.Error):
                         self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 self._connection.close()
-
-
-def _check_new_names(
-    db: sqlite3.Connection, table: str, names: Sequence[SessionName], kind: str
-) -> None:
-    """Raise ``SessionAlreadyRegisteredError`` for a name stored already or repeated."""
-    seen: set[str] = set()
-    for name in names:
-        stored = db.execute(f"SELECT 1 FROM {table} WHERE session_name = ?", (name,)).fetchone()
-        if stored is not None or name in seen:
-            raise SessionAlreadyRegisteredError(name, kind=kind)
-        seen.add(name)
-
-
-def _put_reservation(
-    db: sqlite3.Connection,
-    reservation_id: ReservationId,
-    session_names: Sequence[SessionName],
-    owner: str,
-    annotations: Mapping[str, str],
-    acquired_at_wall: float,
-) -> None:
-    """Insert or replace a reservation inside the caller's transaction."""
-    names = list(dict.fromkeys(session_names))
-    if not names:
-        raise ValueError(f"reservation {reservation_id} holds no session")
-    for name in names:
-        row = db.execute(
-            "SELECT reservation_id FROM reservation_sessions "
-            "WHERE session_name = ? AND reservation_id != ?",
-            (name, reservation_id),
-        ).fetchone()
-        if row is not None:
-            raise ValueError(
-                f"session '{name}' belongs to reservation {row[0]}, not {reservation_id}"
-            )
-    db.execute(
-        "INSERT INTO reservations (reservation_id, owner, annotations, acquired_at_wall) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (reservation_id) DO UPDATE SET "
-        "owner = excluded.owner, annotations = excluded.annotations, "
-        "acquired_at_wall = excluded.acquired_at_wall",
-        (reservation_id, owner, encode_annotations(annotations), acquired_at_wall),
-    )
-    db.execute("DELETE FROM reservation_sessions WHERE reservation_id = ?", (reservation_id,))
-    db.executemany(
-        "INSERT INTO reservation_sessions (session_name, reservation_id, position) "
-        "VALUES (?, ?, ?)",
-        [(name, reservation_id, position) for position, name in enumerate(names)],
-    )
-
-
-def _delete_reservation_sessions(
-    db: sqlite3.Connection, session_names: Sequence[SessionName]
-) -> None:
-    """Remove sessions from their reservations inside the caller's transaction."""
-    db.executemany(
-        "DELETE FROM reservation_sessions WHERE session_name = ?", [(n,) for n in session_names]
-    )
-    db.execute(
-        "DELETE FROM reservations WHERE reservation_id NOT IN "
-        "(SELECT reservation_id FROM reservation_sessions)"
-    )

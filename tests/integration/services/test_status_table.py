@@ -158,7 +158,11 @@ def test_reserve_response_carries_groups_multiplexers_and_annotations(
         (m.pin_or_relay_name, m.site, m.channel, m.multiplexer_resource_name, m.multiplexer_route)
         for m in dmm.channel_mappings
     ] == [("OUT", 1, "0", "MUX1", "r1")]
-    assert all(dict(s.annotations) == {"ni/reserved.username": "tester"} for s in response.sessions)
+    for s in response.sessions:
+        theirs = {k: v for k, v in s.annotations.items() if not k.startswith("pinbroker/")}
+        assert theirs == {"ni/reserved.username": "tester"}
+        assert int(s.annotations["pinbroker/reservation_id"]) > 0  # the grant's fencing token
+        assert int(s.annotations["pinbroker/fence"]) >= 1
     listed = sessions.GetSessions(sm.GetSessionsRequest())
     assert {s.session.name: (s.session_reserved, s.session_exists) for s in listed.sessions} == {
         "niDCPower-SMU1/0, SMU1/1": (True, False),

@@ -104,7 +104,12 @@ def test_reserve_marks_exists_and_reserved_and_annotations() -> None:
     result = _reserve(manager, sites=[1])
     flags = {s.session_name: (s.session_exists, s.session_reserved) for s in result.sessions}
     assert flags == {"niDCPower-SMU1/0, SMU1/1": (False, True), "Task1": (True, True)}
-    assert all(dict(s.annotations) == {"who": "test"} for s in result.sessions)
+    for s in result.sessions:  # the caller's annotations, plus the grant's fencing token
+        assert dict(s.annotations) == {
+            "who": "test",
+            "pinbroker/reservation_id": "1",
+            "pinbroker/fence": "1",
+        }
     sessions, _ = manager.get_sessions()
     assert {s.session_name: s.session_reserved for s in sessions} == {
         "Task1": True,

@@ -18,7 +18,7 @@ from pinbroker.pinmap._results import ChannelMapping
 from pinbroker.registry import MultiplexerRecord, SessionRecord
 from pinbroker.reservation import Reservation, ReservationId
 from pinbroker.store import SCHEMA_VERSION, SqliteStore, migrate
-from pinbroker.store import _sqlite as sqlite_module
+from pinbroker.store import _sqlite_schema as schema_module
 from pinbroker.types import InstrumentTypeId, PinMapId, SessionName
 
 
@@ -72,7 +72,7 @@ def test_the_file_is_in_wal_mode_at_the_current_schema_version(tmp_path: Path) -
     connection = raw(path)
     try:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:
         connection.close()
 
@@ -88,7 +88,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     connection.execute("PRAGMA user_version = 99")
     connection.close()
 
-    with pytest.raises(ValueError, match="schema version 99, newer than the 1"):
+    with pytest.raises(ValueError, match="schema version 99, newer than the 2"):
         SqliteStore(path)
 
 
@@ -106,15 +106,15 @@ def test_migration_steps_are_transactional(tmp_path: Path, monkeypatch: pytest.M
 
     def broken_step(connection: sqlite3.Connection) -> None:
         connection.execute("CREATE TABLE half_done (x)")
-        raise sqlite3.OperationalError("step 2 failed")
+        raise sqlite3.OperationalError("step 3 failed")
 
-    monkeypatch.setattr(sqlite_module, "_MIGRATIONS", (*sqlite_module._MIGRATIONS, broken_step))
-    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(schema_module, "_MIGRATIONS", (*schema_module._MIGRATIONS, broken_step))
+    monkeypatch.setattr(schema_module, "SCHEMA_VERSION", 3)
     connection = raw(path)
     try:
-        with pytest.raises(sqlite3.OperationalError, match="step 2 failed"):
+        with pytest.raises(sqlite3.OperationalError, match="step 3 failed"):
             migrate(connection)
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         assert "half_done" not in tables
         assert not connection.in_transaction
@@ -126,7 +126,7 @@ def test_migrate_reports_the_version_it_found(tmp_path: Path) -> None:
     connection = raw(tmp_path / "fresh.sqlite3")
     try:
         assert migrate(connection) == 0
-        assert migrate(connection) == 1
+        assert migrate(connection) == 2
     finally:
         connection.close()
 

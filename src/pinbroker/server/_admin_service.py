@@ -1,0 +1,207 @@
+"""Admin Service servicer (``pinbroker.admin.v1``): who holds, who waits, events, force release.
+
+Read-only calls are open to everyone. ForceRelease is accepted from local callers (loopback,
+Unix socket) or with the admin token in the ``pinbroker-admin-token`` metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+import grpc
+import grpc.aio
+
+from pinbroker._proto.pinbroker.admin.v1 import admin_pb2 as pb
+from pinbroker._proto.pinbroker.admin.v1 import admin_pb2_grpc as pb_grpc
+from pinbroker.errors import InvalidArgumentError, PermissionDeniedError
+from pinbroker.events import Event, EventLog, EventOwner
+from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTable, ReservationTable
+
+__all__ = ["ADMIN_TOKEN_METADATA", "AdminServicer", "is_local_peer"]
+
+_logger = logging.getLogger(__name__)
+
+ADMIN_TOKEN_METADATA = "pinbroker-admin-token"
+
+_BATCH = 500  # events per WatchEventsResponse
+
+
+def is_local_peer(peer: str) -> bool:
+    """Whether a gRPC peer string is a loopback address or a Unix socket."""
+    return (
+        peer.startswith("unix:")
+        or peer.startswith("ipv4:127.")
+        or peer.startswith("ipv6:[::1]")
+        or peer.startswith("ipv6:[::ffff:127.")
+    )
+
+
+def _owner_pb(client: ClientIdentity, owner: str) -> pb.Owner:
+    return pb.Owner(
+        peer=client.peer or owner,
+        hostname=client.hostname,
+        username=client.username,
+        pid=client.pid or 0,
+    )
+
+
+def _event_owner_pb(owner: EventOwner | None) -> pb.Owner | None:
+    if owner is None:
+        return None
+    return pb.Owner(
+        peer=owner.peer, hostname=owner.hostname, username=owner.username, pid=owner.pid or 0
+    )
+
+
+def event_to_pb(event: Event) -> pb.Event:
+    """One event as the admin API sends it."""
+    return pb.Event(
+        revision=event.revision,
+        time=event.time,
+        kind=event.kind.value,
+        session_names=event.session_names,
+        reservation_id=event.reservation_id or 0,
+        owner=_event_owner_pb(event.owner),
+        reason=event.reason,
+    )
+
+
+class AdminServicer(pb_grpc.AdminServiceServicer):
+    """Implements ``pinbroker.admin.v1.AdminService``."""
+
+    def __init__(
+        self,
+        table: ReservationTable,
+        leases: LeaseTable,
+        events: EventLog,
+        *,
+        admin_token: str | None = None,
+    ) -> None:
+        self._table = table
+        self._leases = leases
+        self._events = events
+        self._admin_token = admin_token
+
+    def _lease_pb(self, lease_id: int | None) -> pb.Lease:
+        if lease_id is None:
+            return pb.Lease(kind=pb.LEASE_KIND_NONE, state="none")
+        lease = self._leases.get(LeaseId(lease_id))
+        if lease is None:
+            return pb.Lease(kind=pb.LEASE_KIND_CLIENT, lease_id=lease_id, state="unknown")
+        return pb.Lease(
+            kind=pb.LEASE_KIND_CLIENT,
+            lease_id=lease_id,
+            state=lease.state.value,
+            remaining_seconds=lease.remaining,
+        )
+
+    def GetStatus(
+        self, request: pb.GetStatusRequest, context: grpc.ServicerContext
+    ) -> pb.GetStatusResponse:
+        """Held sessions (by name) and the queue (first = next)."""
+        revision = self._events.latest_revision
+        snapshot = self._table.snapshot()
+        held = [
+            pb.HeldSession(
+                session_name=name,
+                reservation_id=r.id,
+                fence=r.fences.get(name, 0),
+                since=r.acquired_at,
+                owner=_owner_pb(r.client, r.owner),
+                lease=self._lease_pb(r.lease_id),
+                annotations=dict(r.annotations),
+            )
+            for name, r in sorted(snapshot.held.items())
+        ]
+        waiting = [
+            pb.WaitingRequest(
+                position=position,
+                session_names=w.session_names,
+                since=w.waiting_since,
+                deadline=w.deadline or 0.0,
+                owner=_owner_pb(w.client, w.owner),
+                blocked_by=w.blocked_by,
+                request_id=w.id,
+                lease=self._lease_pb(w.lease_id),
+            )
+            for position, w in enumerate(snapshot.waiting, start=1)
+        ]
+        return pb.GetStatusResponse(held=held, waiting=waiting, revision=revision)
+
+    async def WatchEvents(
+        self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> AsyncIterator[pb.WatchEventsResponse]:
+        """The retained events after ``since_revision``; with ``follow``, then every new one."""
+        if request.since_revision < 0:
+            raise InvalidArgumentError(
+                f"since_revision must be 0 or more, not {request.since_revision}"
+            )
+        loop = asyncio.get_running_loop()
+        woken = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(woken.set)
+
+        remove = self._events.add_listener(wake)
+        try:
+            last = request.since_revision
+            while True:
+                woken.clear()
+                events = self._events.since(last)
+                for start in range(0, len(events), _BATCH):
+                    yield self._batch(events[start : start + _BATCH])
+                if events:
+                    last = events[-1].revision
+                elif not request.follow:
+                    yield self._batch(())  # an empty history: say where it starts
+                if not request.follow:
+                    return
+                if self._events.latest_revision <= last:
+                    await woken.wait()
+        finally:
+            remove()
+
+    def _batch(self, events: Sequence[Event]) -> pb.WatchEventsResponse:
+        return pb.WatchEventsResponse(
+            events=[event_to_pb(e) for e in events],
+            oldest_revision=self._events.oldest_revision,
+        )
+
+    def ForceRelease(
+        self, request: pb.ForceReleaseRequest, context: grpc.ServicerContext
+    ) -> pb.ForceReleaseResponse:
+        """Release sessions whoever holds them (local callers or the admin token only)."""
+        self._authorize(context)
+        if not request.reason.strip():
+            raise InvalidArgumentError("a force release needs a reason")
+        names = list(dict.fromkeys(request.session_names))
+        if not names or not all(names):
+            raise InvalidArgumentError("name at least one session to release (none empty)")
+        released = self._table.force_release(names, f"{request.reason} (by {context.peer()})")
+        _logger.warning(
+            "force release by %s (%s): released %s",
+            context.peer(),
+            request.reason,
+            ", ".join(repr(n) for n in released) or "nothing",
+        )
+        freed = set(released)
+        return pb.ForceReleaseResponse(
+            released=released, not_held=[n for n in names if n not in freed]
+        )
+
+    def _authorize(self, context: grpc.ServicerContext) -> None:
+        if is_local_peer(context.peer()):
+            return
+        if self._admin_token is not None:
+            for key, value in context.invocation_metadata() or ():
+                if key == ADMIN_TOKEN_METADATA and hmac.compare_digest(
+                    str(value), self._admin_token
+                ):
+                    return
+        raise PermissionDeniedError(
+            f"force release is refused for {context.peer()}: call from this host, or send "
+            f"the admin token (--admin-token-file) in the {ADMIN_TOKEN_METADATA} metadata"
+        )
