@@ -6,10 +6,22 @@ Thin by design: parse arguments, build a configuration, call the module that doe
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
+
+
+def _positive_seconds(text: str) -> float:
+    """Parse a positive, finite number of seconds (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +61,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--discovery-key-file",
         default=None,
         help="where to write the discovery key file (default: see docs/design.md)",
+    )
+    serve.add_argument(
+        "--lease-ttl",
+        type=_positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="a client lease ends this long after its last keep-alive, releasing its "
+        "reservations (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--strict-owner",
+        action="store_true",
+        help="refuse (FAILED_PRECONDITION) an unreserve whose fencing token is stale or "
+        "missing, instead of ignoring it or releasing by name",
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        default=None,
+        metavar="FILE",
+        help="file with the token that lets other hosts force release sessions "
+        "(local callers need none)",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 

@@ -420,6 +420,9 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         discovery_key_file=Path(args.discovery_key_file)
         if args.discovery_key_file is not None
         else None,
+        lease_ttl=args.lease_ttl,
+        strict_owner=args.strict_owner,
+        admin_token_file=Path(args.admin_token_file) if args.admin_token_file else None,
     )
 
 
