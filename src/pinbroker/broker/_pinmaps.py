@@ -13,6 +13,7 @@ from pinbroker.errors import (
     PinMapAlreadyExistsError,
     PinMapNotFoundError,
 )
+from pinbroker.events import EventKind, EventLog
 from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits, PinMap, load_pinmap
 from pinbroker.store import Store
 from pinbroker.types import PinMapId
@@ -44,8 +45,10 @@ class PinMapRepository:
         *,
         limits: ParseLimits = DEFAULT_LIMITS,
         parse: Callable[..., PinMap] = load_pinmap,
+        events: EventLog | None = None,
     ) -> None:
         self._store = store
+        self._events = events
         self._limits = limits
         self._parse = parse
         self._lock = threading.Lock()
@@ -113,6 +116,8 @@ class PinMapRepository:
         self._store.put_pin_map(key, xml)
         stored = StoredPinMap(key, xml, parsed)
         self._pin_maps[key] = stored
+        if self._events is not None:
+            self._events.append(EventKind.PIN_MAP_LOADED, reason=key)
         return stored
 
     def get(self, pin_map_id: str) -> StoredPinMap:

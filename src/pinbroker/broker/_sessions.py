@@ -22,6 +22,7 @@ from pinbroker.errors import (
     ResourceExhaustedError,
     UnreserveError,
 )
+from pinbroker.events import EventKind, EventLog
 from pinbroker.pinmap import MultiplexerResource, SessionResource
 from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
 from pinbroker.reservation import FenceToken, Reservation, ReservationTable, check_timeout
@@ -75,6 +76,7 @@ class SessionManager:
         naming: SessionNaming = SessionNaming.TYPED,
         max_waiters: int = 112,
         strict_owner: bool = False,
+        events: EventLog | None = None,
     ) -> None:
         """Create the manager.
 
@@ -89,6 +91,7 @@ class SessionManager:
                 last server threads (which unreserve calls need).
             strict_owner: Refuse an unreserve with a stale token or without one
                 (``--strict-owner``) instead of ignoring or releasing by name.
+            events: Where registrations and unregistrations are recorded.
         """
         self._pin_maps = pin_maps
         self._table = table
@@ -101,6 +104,7 @@ class SessionManager:
         self._details: dict[SessionName, _Details] = {}
         self._grants: OrderedDict[str, Reservation] = OrderedDict()  # by request id
         self._strict_owner = strict_owner
+        self._events = events
 
     @property
     def table(self) -> ReservationTable:
@@ -377,10 +381,14 @@ class SessionManager:
         self._registry.register(
             [replace(r, annotations=without_own_keys(r.annotations)) for r in records]
         )
+        self._event(EventKind.REGISTERED, [r.session_name for r in records])
 
     def unregister_sessions(self, session_names: Iterable[str]) -> None:
         """Forget registered sessions; unknown names are ignored."""
-        self._registry.unregister(list(session_names))
+        names = list(session_names)
+        known = [n for n in names if self._registry.is_registered(n)]
+        self._registry.unregister(names)
+        self._event(EventKind.UNREGISTERED, known)
 
     def register_multiplexer_sessions(self, records: Sequence[MultiplexerRecord]) -> None:
         """Record multiplexer sessions as open (all or none).
@@ -390,10 +398,14 @@ class SessionManager:
             SessionAlreadyRegisteredError: If a name is registered already.
         """
         self._registry.register_multiplexers(records)
+        self._event(EventKind.REGISTERED, [r.session_name for r in records], "multiplexer")
 
     def unregister_multiplexer_sessions(self, session_names: Iterable[str]) -> None:
         """Forget registered multiplexer sessions; unknown names are ignored."""
-        self._registry.unregister_multiplexers(list(session_names))
+        names = list(session_names)
+        known = [n for n in names if self._registry.get_multiplexer(n) is not None]
+        self._registry.unregister_multiplexers(names)
+        self._event(EventKind.UNREGISTERED, known, "multiplexer")
 
     def get_multiplexer_sessions(
         self, *, pin_map_id: str, sites: Sequence[int], multiplexer_type_id: str
@@ -467,6 +479,10 @@ class SessionManager:
         return tuple(views), multiplexers
 
     # ------------------------------------------------------------------ helpers
+
+    def _event(self, kind: EventKind, names: Sequence[str], reason: str = "") -> None:
+        if self._events is not None and names:
+            self._events.append(kind, session_names=names, reason=reason)
 
     def _holder_annotations(self, name: SessionName) -> Mapping[str, str]:
         holder = self._table.holder_of(name)

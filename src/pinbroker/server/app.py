@@ -244,17 +244,17 @@ def start_server(config: ServerConfig) -> RunningServer:
     """
     store = _owner_store(config)
     journal = GroupCommitJournal(store)
+    event_writer = EventWriter(store, keep=config.event_history)
     try:
-        pin_maps = PinMapRepository(store, limits=config.parse_limits)
+        events = EventLog(capacity=config.event_history, on_append=event_writer.submit)
+        events.restore(store.load_events(config.event_history))
+        pin_maps = PinMapRepository(store, limits=config.parse_limits, events=events)
         for problem in pin_maps.restore():
             _logger.error("%s", problem)
         for path in config.pin_map_files:
             xml = Path(path).read_text(encoding="utf-8-sig")
             pin_maps.update(str(path), xml)
         registry = SessionRegistry(store)
-        event_writer = EventWriter(store, keep=config.event_history)
-        events = EventLog(capacity=config.event_history, on_append=event_writer.submit)
-        events.restore(store.load_events(config.event_history))
         lease_table = LeaseTable(ttl=config.lease_ttl)
         table = ReservationTable(
             journal=journal,
@@ -271,9 +271,11 @@ def start_server(config: ServerConfig) -> RunningServer:
             naming=config.session_naming,
             max_waiters=config.max_waiters,
             strict_owner=config.strict_owner,
+            events=events,
         )
         sessions.restore()
     except BaseException:
+        event_writer.close()
         journal.close()
         store.close()
         raise
