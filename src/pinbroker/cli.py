@@ -1,4 +1,4 @@
-"""Command line: ``pinbroker serve`` and ``pinbroker pinmap check|show``.
+"""Command line: ``pinbroker serve``, ``pinmap check|show``, ``status``, ``release``, ``events``.
 
 Thin by design: parse arguments, build a configuration, call the module that does the work.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -71,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
         "reservations (default: %(default)g)",
     )
     serve.add_argument(
+        "--max-hold",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="release any reservation held longer than this (default: no limit)",
+    )
+    serve.add_argument(
+        "--release-on-disconnect",
+        type=_positive_seconds,
+        default=None,
+        metavar="GRACE_SECONDS",
+        help="release a reservation made without a lease (NI's clients) once its connection "
+        "has been gone this long; see docs/design.md for the caveats (default: never)",
+    )
+    serve.add_argument(
         "--strict-owner",
         action="store_true",
         help="refuse (FAILED_PRECONDITION) an unreserve whose fencing token is stale or "
@@ -110,7 +126,84 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--type", default="", help="instrument type id filter, e.g. niDCPower")
     show.add_argument("--session-names", choices=["typed", "resource"], default="typed")
+    _add_admin_commands(commands)
     return parser
+
+
+def _add_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address",
+        default=None,
+        metavar="HOST:PORT",
+        help="the server to ask (default: $PINBROKER_ADDRESS, else the discovery key file)",
+    )
+
+
+def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = commands.add_parser("status", help="show held sessions and who waits for them")
+    _add_address(status)
+    status.add_argument("--json", action="store_true", help="print the stable JSON form")
+
+    release = commands.add_parser(
+        "release", help="force release sessions, whoever holds them (destructive)"
+    )
+    release.add_argument("sessions", nargs="+", metavar="SESSION")
+    release.add_argument(
+        "--reason", required=True, help="why, for people: recorded in the event history"
+    )
+    _add_address(release)
+    release.add_argument(
+        "--admin-token-file",
+        default=None,
+        metavar="FILE",
+        help="file with the server's admin token (needed only from another host)",
+    )
+
+    events = commands.add_parser("events", help="print the event history; --follow for new ones")
+    events.add_argument(
+        "--since",
+        type=int,
+        default=0,
+        metavar="REV",
+        help="print the events after revision REV (default: 0 = all retained)",
+    )
+    events.add_argument(
+        "--follow", action="store_true", help="keep printing new events until Ctrl-C"
+    )
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    _add_address(events)
+
+
+def _run_admin_command(args: argparse.Namespace) -> int:
+    from pinbroker.admin_cli import ExitCode, run_events, run_release, run_status
+
+    try:
+        if args.command == "status":
+            return run_status(args.address, as_json=args.json, out=sys.stdout, err=sys.stderr)
+        if args.command == "release":
+            return run_release(
+                args.sessions,
+                reason=args.reason,
+                address=args.address,
+                admin_token_file=args.admin_token_file,
+                out=sys.stdout,
+                err=sys.stderr,
+            )
+        return run_events(
+            args.since,
+            follow=args.follow,
+            as_json=args.json,
+            address=args.address,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`pinbroker events | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pinbroker.server.app import serve_from_args
 
         return serve_from_args(args)
+    if args.command in ("status", "release", "events"):
+        return _run_admin_command(args)
     from pinbroker.pinmap._cli import run_check, run_show
 
     if args.pinmap_command == "check":

@@ -120,6 +120,7 @@ class ReservationTable:
         self._events = events
         self._lease_alive = lease_alive
         self._fences: dict[SessionName, int] = {}  # last fence of every session ever granted
+        self._held_since: dict[ReservationId, float] = {}  # clock.now() at grant (or restore)
 
     # ------------------------------------------------------------------ requesting
 
@@ -381,7 +382,11 @@ class ReservationTable:
         return self._release(dict.fromkeys(unique_names(session_names)), EventKind.RELEASED, "")
 
     def release_reservation(
-        self, reservation_id: ReservationId, session_names: Iterable[str], reason: str = ""
+        self,
+        reservation_id: ReservationId,
+        session_names: Iterable[str],
+        reason: str = "",
+        kind: EventKind = EventKind.RELEASED,
     ) -> tuple[SessionName, ...]:
         """Release those of the sessions that the reservation still holds (no one else's).
 
@@ -389,6 +394,7 @@ class ReservationTable:
             reservation_id: The reservation whose sessions to release.
             session_names: Its sessions to release.
             reason: Why, for the event.
+            kind: The event to record (``expired`` when a limit ended the hold).
 
         Returns:
             The sessions that were held by it and are now free, in the given order.
@@ -397,7 +403,7 @@ class ReservationTable:
             Exception: As for :meth:`release`.
         """
         wanted = dict.fromkeys(unique_names(session_names), reservation_id)
-        return self._release(wanted, EventKind.RELEASED, reason)
+        return self._release(wanted, kind, reason)
 
     def release_owned(
         self, sessions: Iterable[tuple[str, FenceToken | None]], *, strict: bool = False
@@ -581,6 +587,7 @@ class ReservationTable:
             claimed = claims_of(incoming, self._holders, self._reservations)
             for reservation in incoming:
                 self._reservations[reservation.id] = reservation
+                self._held_since[reservation.id] = self._clock.now()
             self._holders.update(claimed)
             for name, fence in (fences or {}).items():
                 session = SessionName(name)
@@ -609,6 +616,23 @@ class ReservationTable:
         with self._lock:
             holder = self._holders.get(SessionName(session_name))
             return EMPTY_ANNOTATIONS if holder is None else self._reservations[holder].annotations
+
+    def held_longer_than(self, seconds: float) -> tuple[Reservation, ...]:
+        """Reservations held for more than ``seconds`` (restored ones count from the restore).
+
+        Args:
+            seconds: The longest hold allowed.
+
+        Returns:
+            The reservations held longer, oldest first.
+        """
+        with self._lock:
+            limit = self._clock.now() - seconds
+            return tuple(
+                self._reservations[rid]
+                for rid, since in self._held_since.items()
+                if since < limit and rid in self._reservations
+            )
 
     def wait_for_waiting(self, count: int, timeout: float) -> bool:
         """Block until at least ``count`` requests are queued (for observers and tests).
@@ -681,6 +705,7 @@ class ReservationTable:
                 )
                 if names:  # an empty request holds nothing and is never recorded
                     self._reservations[reservation.id] = reservation
+                    self._held_since[reservation.id] = self._clock.now()
                     self._holders.update(dict.fromkeys(names, reservation.id))
                 granted = True
             else:
@@ -782,6 +807,7 @@ class ReservationTable:
                 self._reservations[reservation_id] = replace(reservation, session_names=remaining)
             else:
                 del self._reservations[reservation_id]
+                self._held_since.pop(reservation_id, None)
 
     def _event(
         self,

@@ -35,7 +35,7 @@ from ni.measurementlink.sessionmanagement.v1 import (
 
 from pinbroker._proto.pinbroker.admin.v1 import admin_pb2, admin_pb2_grpc
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2, lease_pb2_grpc
-from pinbroker.broker import LeaseManager, PinMapRepository, SessionManager
+from pinbroker.broker import HoldWatch, LeaseManager, PinMapRepository, SessionManager
 from pinbroker.discovery import ServiceRegistry
 from pinbroker.discovery_file import (
     DiscoveryKey,
@@ -49,6 +49,7 @@ from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits
 from pinbroker.registry import SessionRegistry
 from pinbroker.reservation import LeaseId, LeaseTable, ReservationTable
 from pinbroker.server._admin_service import AdminServicer
+from pinbroker.server._connections import connected_peers
 from pinbroker.server._discovery_service import add_discovery_servicer, register_builtin_services
 from pinbroker.server._errors import ErrorMappingInterceptor
 from pinbroker.server._lease_service import LeaseServicer
@@ -129,6 +130,9 @@ class ServerConfig:
         max_waiters: Reservation requests that may wait at once; one more that would have to
             wait gets RESOURCE_EXHAUSTED.
         lease_ttl: Seconds a client lease lives without a keep-alive (``--lease-ttl``).
+        max_hold: No reservation is held longer than this many seconds (``--max-hold``).
+        release_on_disconnect: A reservation made without a lease is released once its
+            connection has been gone this many seconds (``--release-on-disconnect``).
         strict_owner: Refuse unreserve calls with a stale or missing fencing token
             (``--strict-owner``) instead of ignoring them or releasing by name.
         admin_token_file: File holding the token that authorises destructive admin calls
@@ -152,6 +156,8 @@ class ServerConfig:
     worker_threads: int = DEFAULT_WORKER_THREADS
     max_waiters: int = DEFAULT_MAX_WAITERS
     lease_ttl: float = DEFAULT_LEASE_TTL
+    max_hold: float | None = None
+    release_on_disconnect: float | None = None
     strict_owner: bool = False
     admin_token_file: Path | None = None
     event_history: int = DEFAULT_EVENT_HISTORY
@@ -175,6 +181,7 @@ class RunningServer:
         journal: GroupCommitJournal,
         event_writer: EventWriter,
         sessions: SessionManager,
+        events: EventLog,
         health_servicer: AsyncHealthServicer,
         key_file: Path | None,
         grace_seconds: float,
@@ -188,6 +195,7 @@ class RunningServer:
         self._journal = journal
         self._event_writer = event_writer
         self.sessions = sessions
+        self.events = events
         self._health = health_servicer
         self._key_file = key_file
         self._grace = grace_seconds
@@ -312,6 +320,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         journal=journal,
         event_writer=event_writer,
         sessions=sessions,
+        events=events,
         health_servicer=health_servicer,
         key_file=key_file,
         grace_seconds=config.grace_seconds,
@@ -370,8 +379,17 @@ async def _start_grpc(
     if port == 0:
         raise OSError(f"cannot listen on {config.host}:{config.port}")
     await server.start()
-    reaper = asyncio.get_running_loop().create_task(_reap_leases(leases, executor))
-    server.pinbroker_reaper = reaper  # type: ignore[attr-defined]  # keep it referenced
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(_reap_leases(leases, executor))]
+    if config.max_hold is not None or config.release_on_disconnect is not None:
+        watch = HoldWatch(
+            sessions.table,
+            now=time.monotonic,
+            max_hold=config.max_hold,
+            release_on_disconnect=config.release_on_disconnect,
+        )
+        tasks.append(loop.create_task(_watch_holds(watch, executor)))
+    server.pinbroker_tasks = tasks  # type: ignore[attr-defined]  # keep them referenced
     register_builtin_services(discovery, host=config.host, port=port)
     for name in service_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -403,6 +421,22 @@ async def _reap_leases(leases: LeaseManager, executor: futures.Executor) -> None
 _REAP_CHECK = 1.0
 
 
+async def _watch_holds(watch: HoldWatch, executor: futures.Executor) -> None:
+    """Apply ``--max-hold`` and ``--release-on-disconnect`` every ``watch.period()`` seconds."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(watch.period())
+        try:
+            peers = connected_peers() if watch.watches_connections else None
+            await loop.run_in_executor(executor, watch.scan, peers)
+        except RuntimeError as exc:  # the executor shut down (stopping), or channelz failed
+            if "shutdown" in str(exc):
+                return
+            _logger.warning("checking held reservations failed: %s", exc)
+        except Exception:
+            _logger.exception("checking held reservations failed")
+
+
 def _read_admin_token(config: ServerConfig) -> str | None:
     if config.admin_token_file is None:
         return None
@@ -423,6 +457,8 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         if args.discovery_key_file is not None
         else None,
         lease_ttl=args.lease_ttl,
+        max_hold=args.max_hold,
+        release_on_disconnect=args.release_on_disconnect,
         strict_owner=args.strict_owner,
         admin_token_file=Path(args.admin_token_file) if args.admin_token_file else None,
     )
