@@ -261,7 +261,12 @@ class ReservationTable:
             delete = self._submit_delete(tuple(held)) if held else None
         if delete is not None:
             delete.wait()
-            with self._lock:
+            with self._lock:  # an event for observers: the held set changes now
+                self._released_events(
+                    [n for n, rid in held.items() if self._holders.get(n) == rid],
+                    EventKind.RELEASED,
+                    "withdrawn: its caller went away while the grant was recorded",
+                )
                 self._take_back_held(held)
                 self._dispatch()
         raise cancelled
