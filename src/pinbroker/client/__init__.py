@@ -13,11 +13,25 @@ Start with :func:`connect`, which finds a running ``pinbroker serve`` and return
                 print(connection.pin_or_relay_name, connection.channel_name)
 
 :class:`PinbrokerSessionClient` is a drop-in for the documented 1.2 ``SessionManagementClient``
-whose reservations also resolve connections; :class:`PinMapClient` loads and queries pin maps.
+whose reservations also resolve connections; :class:`PinMapClient` loads and queries pin maps;
+:class:`AdminClient` shows who holds and waits, follows the event history and force releases
+(``pinbroker status|events|release``).
 """
 
 from __future__ import annotations
 
+from pinbroker.client._admin import AdminClient
+from pinbroker.client._admin_values import (
+    AdminEvent,
+    AdminEventBatch,
+    AdminStatus,
+    ForceReleaseResult,
+    HeldSession,
+    LeaseInfo,
+    LeaseKind,
+    OwnerInfo,
+    WaitingRequest,
+)
 from pinbroker.client._connect import (
     ADDRESS_ENV_VAR,
     Clients,
@@ -51,11 +65,20 @@ from pinbroker.pinmap._results import (
 
 __all__ = [
     "ADDRESS_ENV_VAR",
+    "AdminClient",
+    "AdminEvent",
+    "AdminEventBatch",
+    "AdminStatus",
     "ChannelMapping",
     "Clients",
     "Connection",
+    "ForceReleaseResult",
+    "HeldSession",
+    "LeaseInfo",
+    "LeaseKind",
     "MultiReservation",
     "MultiplexerSessionDetails",
+    "OwnerInfo",
     "PinDefinition",
     "PinGroupDefinition",
     "PinMapClient",
@@ -72,6 +95,7 @@ __all__ = [
     "SessionDetails",
     "SessionSnapshot",
     "SingleReservation",
+    "WaitingRequest",
     "connect",
     "locate_server",
 ]

@@ -6,11 +6,20 @@ import pinbroker.client as client
 
 EXPECTED = {
     "ADDRESS_ENV_VAR",
+    "AdminClient",
+    "AdminEvent",
+    "AdminEventBatch",
+    "AdminStatus",
     "ChannelMapping",
     "Clients",
     "Connection",
+    "ForceReleaseResult",
+    "HeldSession",
+    "LeaseInfo",
+    "LeaseKind",
     "MultiReservation",
     "MultiplexerSessionDetails",
+    "OwnerInfo",
     "PinDefinition",
     "PinGroupDefinition",
     "PinMapClient",
@@ -27,6 +36,7 @@ EXPECTED = {
     "SessionDetails",
     "SessionSnapshot",
     "SingleReservation",
+    "WaitingRequest",
     "connect",
     "locate_server",
 }
