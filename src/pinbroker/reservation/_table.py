@@ -40,10 +40,10 @@ from pinbroker.errors import (
     LeaseNotFoundError,
     ReservationTimeoutError,
     ShuttingDownError,
-    StaleTokenError,
 )
 from pinbroker.events import EventKind, EventLog
 from pinbroker.reservation._clock import Clock, MonotonicClock
+from pinbroker.reservation._fencing import sort_by_token
 from pinbroker.reservation._journal import (
     DeferredJournal,
     DeleteSessions,
@@ -57,6 +57,7 @@ from pinbroker.reservation._obstacles import describe_obstacles
 from pinbroker.reservation._request import Request as _Request
 from pinbroker.reservation._request import State as _State
 from pinbroker.reservation._restore import claims_of
+from pinbroker.reservation._snapshot import waiting_requests
 from pinbroker.reservation._timeout import check_timeout
 from pinbroker.reservation._values import (
     FenceToken,
@@ -65,7 +66,6 @@ from pinbroker.reservation._values import (
     ReservationJournal,
     TableSnapshot,
     Ticket,
-    WaitingRequest,
     event_owner,
     unique_names,
 )
@@ -431,34 +431,8 @@ class ReservationTable:
             StaleTokenError: If ``strict`` and a token is stale or missing; nothing released.
             Exception: As for :meth:`release`.
         """
-        wanted: dict[SessionName, ReservationId | None] = {}
-        stale: list[SessionName] = []
         with self._lock:
-            for raw_name, token in sessions:
-                name = SessionName(raw_name)
-                holder = self._holders.get(name)
-                if token is None:
-                    if strict:
-                        raise StaleTokenError(
-                            f"session '{name}' was given without the pinbroker/reservation_id "
-                            "and pinbroker/fence annotations of its grant (--strict-owner)"
-                        )
-                    wanted[name] = None
-                elif holder is None:
-                    continue  # free already: nothing to release
-                elif (
-                    holder == token.reservation_id
-                    and self._reservations[holder].fences.get(name, token.fence) == token.fence
-                ):
-                    wanted[name] = holder
-                else:
-                    stale.append(name)
-            if stale and strict:
-                raise StaleTokenError(
-                    "not released: the token of "
-                    + ", ".join(f"'{n}'" for n in stale)
-                    + " is stale: the session was released since and is held by a newer grant"
-                )
+            wanted, stale = sort_by_token(sessions, self._holders, self._reservations, strict)
         return self._release(wanted, EventKind.RELEASED, ""), tuple(stale)
 
     def force_release(self, session_names: Iterable[str], reason: str) -> tuple[SessionName, ...]:
@@ -657,32 +631,7 @@ class ReservationTable:
         with self._lock:
             reservations = tuple(self._reservations.values())
             held = {name: r for r in reservations for name in r.session_names}
-            waiting_list: list[WaitingRequest] = []
-            wanted_by: dict[SessionName, ReservationId] = {}  # the earliest waiter wanting it
-            for r in self._queue.values():
-                ticket = r.ticket
-                blockers: dict[ReservationId, None] = {}
-                for name in ticket.session_names:
-                    holder = self._holders.get(name)
-                    if holder is not None:
-                        blockers[holder] = None
-                    elif name in wanted_by:
-                        blockers[wanted_by[name]] = None
-                    wanted_by.setdefault(name, ticket.id)
-                waiting_list.append(
-                    WaitingRequest(
-                        ticket.id,
-                        ticket.session_names,
-                        ticket.owner,
-                        r.annotations,
-                        r.waiting_since,
-                        ticket.lease_id,
-                        ticket.client,
-                        None if ticket.timeout is None else r.waiting_since + ticket.timeout,
-                        tuple(blockers),
-                    )
-                )
-            waiting = tuple(waiting_list)
+            waiting = waiting_requests(self._queue.values(), self._holders)
             return TableSnapshot(MappingProxyType(held), reservations, waiting, self._shutting_down)
 
     # ------------------------------------------------------------------ internals (lock held)
