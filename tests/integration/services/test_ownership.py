@@ -279,3 +279,28 @@ def test_a_restarted_server_keeps_leases_that_are_renewed_and_expires_the_rest(
     (held,) = again.admin.GetStatus(admin_pb2.GetStatusRequest()).held
     assert held.session_name == kept_sessions[0].session.name
     assert again.grant() > abandoned  # lease ids are never reused
+
+
+def test_the_event_history_survives_a_restart_and_revisions_go_on(
+    start_pinbroker: Callable[..., RunningServer], connect: Callable[[RunningServer], Stubs]
+) -> None:
+    first = start_pinbroker()
+    stubs = connect(first)
+    stubs.load()
+    stubs.unreserve(stubs.reserve())
+    before = [(e.revision, e.kind) for e in first.events.since(0)]
+    first.stop(grace=0)
+
+    second = start_pinbroker()
+    again = connect(second)
+    again.reserve()
+
+    batches = list(again.admin.WatchEvents(admin_pb2.WatchEventsRequest(since_revision=0)))
+    after = [(e.revision, e.kind) for b in batches for e in b.events]
+    assert after[: len(before)] == [(r, k.value) for r, k in before]
+    assert [k for _, k in before] == [
+        EventKind.PIN_MAP_LOADED,
+        EventKind.RESERVED,
+        EventKind.RELEASED,
+    ]
+    assert after[len(before)] == (before[-1][0] + 1, "reserved")
