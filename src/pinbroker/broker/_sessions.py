@@ -153,14 +153,7 @@ class SessionManager:
         prepared = self.prepare_reserve_sessions(
             pin_map_id=pin_map_id, sites=sites, names=names, instrument_type_id=instrument_type_id
         )
-        reservation = self._reserve(
-            prepared.session_names,
-            timeout=timeout,
-            annotations=annotations,
-            owner=owner,
-            on_cancel=on_cancel,
-        )
-        return prepared.build(reservation)
+        return self._reserve_prepared(prepared, timeout, annotations, owner, on_cancel)
 
     def prepare_reserve_sessions(
         self,
@@ -221,14 +214,7 @@ class SessionManager:
         """
         timeout = check_timeout(timeout)
         prepared = self.prepare_reserve_all_registered_sessions(instrument_type_id)
-        reservation = self._reserve(
-            prepared.session_names,
-            timeout=timeout,
-            annotations=annotations,
-            owner=owner,
-            on_cancel=on_cancel,
-        )
-        return prepared.build(reservation)
+        return self._reserve_prepared(prepared, timeout, annotations, owner, on_cancel)
 
     def prepare_reserve_all_registered_sessions(
         self, instrument_type_id: str
@@ -268,6 +254,23 @@ class SessionManager:
     def max_waiters(self) -> int:
         """How many reservation requests may wait at once."""
         return self._max_waiters
+
+    def _reserve_prepared(
+        self,
+        prepared: PreparedReservation[_R],
+        timeout: float | None,
+        annotations: Mapping[str, str],
+        owner: str,
+        on_cancel: CancelHook | None,
+    ) -> _R:
+        reservation = self._reserve(
+            prepared.session_names,
+            timeout=timeout,
+            annotations=annotations,
+            owner=owner,
+            on_cancel=on_cancel,
+        )
+        return prepared.build(reservation)
 
     def _reserve(
         self,

@@ -12,7 +12,6 @@ with INTERNAL and a generic message (never ``str(exc)`` of an internal error).
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -75,6 +74,20 @@ def _is_abort(exc: BaseException) -> bool:
     return isinstance(exc, grpc.aio.AbortError) or (type(exc) is Exception and not exc.args)
 
 
+def _failure(method: str, exc: Exception) -> tuple[grpc.StatusCode, str]:
+    """The status and message a handler's exception is answered with.
+
+    Raises:
+        Exception: ``exc`` itself if it is grpc's signal of an abort (passes through).
+    """
+    if isinstance(exc, PinbrokerError):
+        return status_of(exc), str(exc)
+    if _is_abort(exc):
+        raise exc
+    _logger.error("unexpected error in %s", method, exc_info=exc)
+    return grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
+
+
 def _wrap_unary(
     method: str, behavior: Callable[[Any, grpc.ServicerContext], Any]
 ) -> Callable[[Any, grpc.ServicerContext], Any]:
@@ -83,13 +96,8 @@ def _wrap_unary(
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
         try:
             return behavior(request, context)
-        except PinbrokerError as exc:
-            context.abort(status_of(exc), str(exc))
-        except Exception as exc:
-            if _is_abort(exc):
-                raise
-            _logger.exception("unexpected error in %s", method)
-            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+        except Exception as exc:  # asyncio.CancelledError and the like are BaseException
+            context.abort(*_failure(method, exc))
 
     return wrapped
 
@@ -102,15 +110,8 @@ def _wrap_async_unary(
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
         try:
             return await behavior(request, context)
-        except PinbrokerError as exc:
-            await context.abort(status_of(exc), str(exc))
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            if _is_abort(exc):
-                raise
-            _logger.exception("unexpected error in %s", method)
-            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            await context.abort(*_failure(method, exc))
 
     return wrapped
 
@@ -123,13 +124,8 @@ def _wrap_stream(
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, _bad_request(method, request))
         try:
             yield from behavior(request, context)
-        except PinbrokerError as exc:
-            context.abort(status_of(exc), str(exc))
         except Exception as exc:
-            if _is_abort(exc):
-                raise
-            _logger.exception("unexpected error in %s", method)
-            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            context.abort(*_failure(method, exc))
 
     return wrapped
 
@@ -143,15 +139,8 @@ def _wrap_async_stream(
         try:
             async for response in behavior(request, context):
                 yield response
-        except PinbrokerError as exc:
-            await context.abort(status_of(exc), str(exc))
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
-            if _is_abort(exc):
-                raise
-            _logger.exception("unexpected error in %s", method)
-            await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            await context.abort(*_failure(method, exc))
 
     return wrapped
 
