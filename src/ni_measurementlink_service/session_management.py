@@ -17,16 +17,25 @@ Behaviour worth knowing (all as in 1.2 unless marked):
   annotations and multiplexer fields survive the round trip. (1.2 rebuilt the message from the
   NamedTuple and dropped them.)
 * ``pin_or_relay_names`` given as a single ``str`` is one name. (1.2 split it into characters.)
+* Leases (additive; pinbroker only). Against a pinbroker server the client takes one lease per
+  channel on its first reserve and keeps it alive in the background
+  (``pinbroker.client._lease``); every reserve is bound to it and carries a request id, so a
+  reservation whose holder process died is released after the lease's TTL, and a reserve whose
+  reply was lost to a broken connection is retried safely (rule in
+  ``pinbroker.client._lease_calls``). :attr:`SessionManagementClient.lease` tells whether the
+  lease is still held; releasing a reservation whose lease was lost raises
+  ``pinbroker.client.LeaseLostError``. Against NI's own server (no lease service) the requests
+  are exactly 1.2's: no metadata, no retry, no thread.
 """
 
 from __future__ import annotations
 
 import abc
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from types import TracebackType
-from typing import Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import grpc
 import ni.measurementlink.pin_map_context_pb2 as _pin_map_context_pb2
@@ -36,6 +45,9 @@ import session_pb2 as _session_pb2
 
 from ni_measurementlink_service._received import RecentMessages as _RecentMessages
 from ni_measurementlink_service._timeout import timeout_to_milliseconds as _timeout_to_milliseconds
+
+if TYPE_CHECKING:
+    from pinbroker.client._lease import LeaseKeeper
 
 __all__ = [
     "GRPC_SERVICE_CLASS",
@@ -180,6 +192,7 @@ def _hashable(info: SessionInformation) -> SessionInformation:
 
 
 _TReservation = TypeVar("_TReservation", bound="BaseReservation")
+_TResponse = TypeVar("_TResponse")
 
 
 class BaseReservation(abc.ABC):  # noqa: B024 - documented base is abc.ABC, no abstract methods
@@ -212,7 +225,11 @@ class BaseReservation(abc.ABC):  # noqa: B024 - documented base is abc.ABC, no a
         exc_val: BaseException | None,
         traceback: TracebackType | None,
     ) -> Literal[False]:
-        """Context management protocol. Calls unreserve(); never suppresses an exception."""
+        """Context management protocol. Calls unreserve(); never suppresses an exception.
+
+        Raises:
+            pinbroker.client.LeaseLostError: As :meth:`unreserve`.
+        """
         self.unreserve()
         return False
 
@@ -221,8 +238,13 @@ class BaseReservation(abc.ABC):  # noqa: B024 - documented base is abc.ABC, no a
 
         Raises:
             grpc.RpcError: If the service reports an error (NI documents RESOURCE_EXHAUSTED).
+            pinbroker.client.LeaseLostError: (pinbroker only) If the sessions were reserved under
+                a lease that was lost since (expired or revoked): the server had released them
+                already and may have granted them to someone else. The unreserve is sent first
+                (the server ignores it).
         """
         self._session_manager._unreserve_sessions(self._grpc_session_info)
+        self._session_manager._check_leases(self._grpc_session_info)
 
 
 # In 1.2 ``session_info`` is a ``functools.cached_property`` on both reservation classes; the
@@ -286,6 +308,7 @@ class SessionManagementClient:
     """
 
     def __init__(self, *, grpc_channel: grpc.Channel) -> None:
+        self._channel = grpc_channel
         self._stub = _sm_grpc.SessionManagementServiceStub(grpc_channel)
         # Received session messages by the SessionInformation they show, to send back unchanged.
         self._received: _RecentMessages[SessionInformation, _sm_pb2.SessionInformation] = (
@@ -427,7 +450,37 @@ class SessionManagementClient:
         response = self._reserve_all_registered_sessions(instrument_type_id, timeout)
         return MultiSessionReservation(session_manager=self, session_info=response.sessions)
 
+    @property
+    def lease(self) -> LeaseKeeper | None:
+        """The lease this client's reservations are bound to (pinbroker only; not in 1.2).
+
+        The channel's :class:`pinbroker.client.LeaseKeeper` (shared by every client on the
+        channel): ``lease.lost`` / ``lease.lost_reason`` / ``lease.check()`` tell whether the
+        lease still holds. None before the first reserve and against a server without
+        pinbroker's lease service (NI's).
+        """
+        from pinbroker.client._lease import existing_lease_keeper  # see _reserve_under_lease
+
+        keeper = existing_lease_keeper(self._channel)
+        if keeper is None or not keeper.has_lease_service:
+            return None
+        return keeper
+
     # -- shared with pinbroker.client.PinbrokerSessionClient ------------------------------------
+
+    def _reserve_under_lease(
+        self, method: Callable[..., _TResponse], request: Any, timeout: float | None
+    ) -> _TResponse:
+        # Imported here: pinbroker.client imports this module, so a module-level import would
+        # be circular.
+        from pinbroker.client._lease_calls import reserve_under_lease
+
+        return reserve_under_lease(self._channel, method, request, timeout)
+
+    def _check_leases(self, session_info: Iterable[_sm_pb2.SessionInformation]) -> None:
+        from pinbroker.client._lease_calls import check_leases_of  # see _reserve_under_lease
+
+        check_leases_of(self._channel, session_info)
 
     def _reserve_sessions(
         self,
@@ -446,7 +499,9 @@ class SessionManagementClient:
         )
         if instrument_type_id is not None:
             request.instrument_type_id = instrument_type_id
-        response: _sm_pb2.ReserveSessionsResponse = self._stub.ReserveSessions(request)
+        response: _sm_pb2.ReserveSessionsResponse = self._reserve_under_lease(
+            self._stub.ReserveSessions, request, timeout
+        )
         self._remember(response.sessions)
         return response
 
@@ -459,8 +514,8 @@ class SessionManagementClient:
         )
         if instrument_type_id is not None:
             request.instrument_type_id = instrument_type_id
-        response: _sm_pb2.ReserveAllRegisteredSessionsResponse = (
-            self._stub.ReserveAllRegisteredSessions(request)
+        response: _sm_pb2.ReserveAllRegisteredSessionsResponse = self._reserve_under_lease(
+            self._stub.ReserveAllRegisteredSessions, request, timeout
         )
         self._remember(response.sessions)
         return response

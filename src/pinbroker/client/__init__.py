@@ -16,6 +16,10 @@ Start with :func:`connect`, which finds a running ``pinbroker serve`` and return
 whose reservations also resolve connections; :class:`PinMapClient` loads and queries pin maps;
 :class:`AdminClient` shows who holds and waits, follows the event history and force releases
 (``pinbroker status|events|release``).
+
+Against pinbroker, reservations are bound to a lease of the client process (one per channel,
+kept alive in the background, revoked at exit): ``client.lease`` is its :class:`LeaseKeeper`,
+and releasing a reservation whose lease was lost raises :class:`LeaseLostError`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from pinbroker.client._connect import (
     connect,
     locate_server,
 )
+from pinbroker.client._lease import LeaseKeeper, LeaseLostError
 from pinbroker.client._pin_map import PinMapClient
 from pinbroker.client._pin_map_values import (
     PinsAndGroups,
@@ -75,7 +80,9 @@ __all__ = [
     "ForceReleaseResult",
     "HeldSession",
     "LeaseInfo",
+    "LeaseKeeper",
     "LeaseKind",
+    "LeaseLostError",
     "MultiReservation",
     "MultiplexerSessionDetails",
     "OwnerInfo",

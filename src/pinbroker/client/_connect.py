@@ -9,6 +9,7 @@ from types import TracebackType
 
 import grpc
 
+from pinbroker.client._lease import existing_lease_keeper
 from pinbroker.client._pin_map import PinMapClient
 from pinbroker.client._session_client import PinbrokerSessionClient
 from pinbroker.discovery_file import default_key_file_path, read_key_file
@@ -91,7 +92,14 @@ class Clients:
     location: ServerLocation
 
     def close(self) -> None:
-        """Close the channel; the clients cannot be used afterwards."""
+        """Revoke the channel's lease (if any), then close the channel.
+
+        Revoking first frees at once whatever is still reserved under the lease; the clients
+        cannot be used afterwards.
+        """
+        keeper = existing_lease_keeper(self.channel)
+        if keeper is not None:
+            keeper.close()
         self.channel.close()
 
     def __enter__(self) -> Clients:
