@@ -459,7 +459,9 @@ class SessionManagementClient:
         lease still holds. None before the first reserve and against a server without
         pinbroker's lease service (NI's).
         """
-        from pinbroker.client._lease import existing_lease_keeper  # see _reserve_under_lease
+        from pinbroker.client._lease_registry import (
+            existing_lease_keeper,  # see _reserve_under_lease
+        )
 
         keeper = existing_lease_keeper(self._channel)
         if keeper is None or not keeper.has_lease_service:

@@ -9,7 +9,7 @@ from types import TracebackType
 
 import grpc
 
-from pinbroker.client._lease import existing_lease_keeper
+from pinbroker.client._lease_registry import existing_lease_keeper
 from pinbroker.client._pin_map import PinMapClient
 from pinbroker.client._session_client import PinbrokerSessionClient
 from pinbroker.discovery_file import default_key_file_path, read_key_file

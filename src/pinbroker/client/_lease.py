@@ -28,17 +28,12 @@ Life of a keeper (``_State``)::
   from :meth:`pinbroker.client.Clients.close`. A closed or garbage-collected channel stops the
   thread (no revoke is possible then: the TTL frees the reservations). A crash relies on the TTL.
 
-Registry: one keeper per channel object, in a module-level
-``weakref.WeakKeyDictionary[grpc.Channel, LeaseKeeper]`` guarded by a lock, so every client on a
-channel shares one lease and a channel that is garbage-collected takes its keeper with it. The
-keeper and its thread hold the channel only weakly. This is the one piece of module-level state
-of the client package, and it is what ``atexit`` walks to revoke the leases. A forked child
-starts with an empty registry (its reserves take a lease of its own).
+One keeper per channel: :mod:`pinbroker.client._lease_registry`. The keeper and its thread hold
+the channel only weakly.
 """
 
 from __future__ import annotations
 
-import atexit
 import enum
 import getpass
 import logging
@@ -56,13 +51,7 @@ import grpc
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2, lease_pb2_grpc
 from pinbroker.errors import NotFoundError
 
-__all__ = [
-    "LeaseKeeper",
-    "LeaseLostError",
-    "Renewal",
-    "existing_lease_keeper",
-    "lease_keeper_for",
-]
+__all__ = ["LeaseKeeper", "LeaseLostError", "Renewal", "client_identity"]
 
 _logger = logging.getLogger(__name__)
 
@@ -152,9 +141,10 @@ def client_identity() -> lease_pb2.ClientIdentity:
 class LeaseKeeper:
     """The lease of one gRPC channel, granted on demand and kept alive in the background.
 
-    Use :func:`lease_keeper_for` (what the clients do) rather than building one: one keeper per
-    channel. Read its state through :attr:`lease_id`, :attr:`lost`, :attr:`lost_reason` and
-    :meth:`check`; :meth:`acquire` is what a reserve calls.
+    Use ``pinbroker.client._lease_registry.lease_keeper_for`` (what the clients do) rather
+    than building one: one keeper per channel. Read its state through :attr:`lease_id`,
+    :attr:`lost`, :attr:`lost_reason` and :meth:`check`; :meth:`acquire` is what a reserve
+    calls.
 
     Args:
         channel: Channel to the server (held weakly).
@@ -476,48 +466,3 @@ def _why_ended(stub: lease_pb2_grpc.LeaseServiceStub, lease_id: int, error: grpc
         return fallback
     state = _STATE_NAMES.get(response.state, "ended")
     return f"lease {lease_id} {state}: {response.reason}"
-
-
-# ---------------------------------------------------------------------- the per-channel registry
-
-_registry_lock = threading.Lock()
-_keepers: weakref.WeakKeyDictionary[grpc.Channel, LeaseKeeper] = weakref.WeakKeyDictionary()
-_exit_hook_registered = False
-
-
-def lease_keeper_for(channel: grpc.Channel) -> LeaseKeeper:
-    """The keeper of ``channel``, created (without a lease yet) on first use."""
-    global _exit_hook_registered
-    with _registry_lock:
-        keeper = _keepers.get(channel)
-        if keeper is None:
-            keeper = _keepers[channel] = LeaseKeeper(channel)
-            if not _exit_hook_registered:
-                atexit.register(_close_all)
-                _exit_hook_registered = True
-        return keeper
-
-
-def existing_lease_keeper(channel: grpc.Channel) -> LeaseKeeper | None:
-    """The keeper of ``channel`` if one was created, else None (nothing is created)."""
-    with _registry_lock:
-        return _keepers.get(channel)
-
-
-def _forget_after_fork() -> None:
-    """In a forked child: the parent's leases and threads are not the child's; start afresh."""
-    global _registry_lock, _keepers
-    _registry_lock = threading.Lock()
-    _keepers = weakref.WeakKeyDictionary()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_forget_after_fork)
-
-
-def _close_all() -> None:
-    """At interpreter exit: revoke every lease so its reservations are free at once."""
-    with _registry_lock:
-        keepers = list(_keepers.values())
-    for keeper in keepers:
-        keeper.close(timeout=EXIT_REVOKE_TIMEOUT)

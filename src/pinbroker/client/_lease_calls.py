@@ -42,7 +42,8 @@ from typing import Protocol, TypeVar
 import grpc
 
 from ni_measurementlink_service._timeout import timeout_to_milliseconds
-from pinbroker.client._lease import Renewal, existing_lease_keeper, lease_keeper_for
+from pinbroker.client._lease import Renewal
+from pinbroker.client._lease_registry import existing_lease_keeper, lease_keeper_for
 
 __all__ = [
     "LEASE_ID_ANNOTATION",

@@ -14,6 +14,8 @@ site 0 is one session (``DCPower1/0, DCPower1/1``).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -252,6 +254,36 @@ def test_connect_clients_take_a_lease_and_close_revokes_it(
         clients.close()  # without unreserving: the revoke frees the session at once
     assert _state(lease_stub, lease_id) == lease_pb2.LEASE_STATE_REVOKED
     assert _held(pinbroker_server) == set()
+
+
+CHILD = """
+import sys, grpc
+from ni_measurementlink_service.session_management import PinMapContext, SessionManagementClient
+channel = grpc.insecure_channel(sys.argv[1])
+client = SessionManagementClient(grpc_channel=channel)
+client.reserve_session(PinMapContext(sys.argv[2], [0]), "VDD")
+print(client.lease.lease_id, flush=True)
+# exits without unreserving and without closing the channel
+"""
+
+
+def test_a_clean_exit_revokes_the_lease_at_once(
+    start_tapped: Callable[..., Tapped], tmp_path: Path
+) -> None:
+    tapped = start_tapped(lease_ttl=600.0)  # expiry cannot be what frees the session
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    finished = subprocess.run(
+        [sys.executable, str(script), tapped.server.address, tapped.pin_map_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    lease_id = int(finished.stdout.strip())
+    lease_stub = lease_pb2_grpc.LeaseServiceStub(tapped.channel)
+    assert _state(lease_stub, lease_id) == lease_pb2.LEASE_STATE_REVOKED
+    assert _held(tapped.server) == set()
 
 
 # -- a lost lease is visible, and the client recovers ---------------------------------------
