@@ -210,6 +210,7 @@ def serve_subprocess(
             text=True,
             cwd=REPO,
         )
+        drain: threading.Thread | None = None
         try:
             assert process.stdout is not None
             line = process.stdout.readline()
@@ -231,3 +232,8 @@ def serve_subprocess(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait(timeout=30)
+            if drain is not None:
+                drain.join(timeout=30)  # ends at the pipe's end of file
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()

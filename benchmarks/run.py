@@ -49,10 +49,17 @@ def _contention(quick: bool, diagnose: bool) -> list[Row]:
     return contention.run(quick=quick, diagnose=diagnose)
 
 
+def _leases(quick: bool, diagnose: bool) -> list[Row]:
+    from benchmarks import scale
+
+    return scale.run(quick=quick, diagnose=diagnose)
+
+
 BENCHMARKS: dict[str, Callable[[bool, bool], list[Row]]] = {
     "reserve": _reserve,
     "scale": _scale,
     "contention": _contention,
+    "leases": _leases,
 }
 
 
