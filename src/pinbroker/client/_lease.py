@@ -253,8 +253,9 @@ class LeaseKeeper:
             lease_id: The lease to check; None for the current one.
 
         Raises:
-            LeaseLostError: If the lease expired or was revoked (as far as this client knows:
-                the keeper learns it at its next keep-alive).
+            LeaseLostError: If the lease expired or was revoked: as the keeper learnt it at a
+                keep-alive, or, when the last successful keep-alive is a whole TTL old (the
+                process was stopped, the network was down), as the server says now.
         """
         with self._cond:
             if lease_id is None:
@@ -262,6 +263,19 @@ class LeaseKeeper:
                     return
                 lease_id = self._lease.id
             reason = self._lost.get(lease_id)
+            lease = self._lease
+            overdue = (
+                reason is None
+                and self._state is _State.ACTIVE
+                and lease is not None
+                and lease.id == lease_id
+                and self._clock() >= lease.expires_at
+            )
+        if overdue and self.renew_now(lease_id) is Renewal.LOST:
+            # Not renewed for a whole TTL (the process was stopped, the network was down): the
+            # server may have ended it, so ask now rather than trust the last renewal.
+            with self._cond:
+                reason = self._lost.get(lease_id)
         if reason is not None:
             raise LeaseLostError(lease_id, reason)
 
