@@ -113,6 +113,11 @@ class ReservationTable:
         self._changed = threading.Condition(self._lock)
         self._ids = itertools.count(1)
         self._queue: dict[ReservationId, _Request] = {}  # WAITING, in arrival order
+        # Each session's waiting requests in arrival order: only the first of a session's line
+        # can be granted it, so a change to a few sessions looks at a few requests, never at the
+        # whole queue (1,000 waiters cost one dispatch as much as none).
+        self._lines: dict[SessionName, dict[ReservationId, _Request]] = {}
+        self._dirty: set[SessionName] = set()  # sessions freed, or whose line changed
         self._requests: dict[ReservationId, _Request] = {}  # every request not yet waited on
         self._holders: dict[SessionName, ReservationId] = {}
         self._reservations: dict[ReservationId, Reservation] = {}  # in grant order
@@ -186,7 +191,7 @@ class ReservationTable:
             )
             request = _Request(ticket, frozen, self._clock.wall_time(), on_change=on_change)
             self._requests[ticket.id] = request
-            self._queue[ticket.id] = request
+            self._enqueue(request)
             self._dispatch()
             if ticket.id in self._queue:
                 self._event(EventKind.QUEUED, ticket.session_names, ticket, reason=owner)
@@ -500,9 +505,10 @@ class ReservationTable:
             )
             if not held:
                 return ()
-            undelivered = self._undelivered()
             recorded = {
-                name: self._holders[name] for name in held if self._holders[name] not in undelivered
+                name: self._holders[name]
+                for name in held
+                if not self._undelivered(self._holders[name])
             }
             if not recorded or self._journal is None:
                 self._released_events(held, kind, reason)
@@ -637,35 +643,79 @@ class ReservationTable:
     # ------------------------------------------------------------------ internals (lock held)
 
     def _dispatch(self) -> None:
-        """Grant, in arrival order, each waiting request that nothing stands in the way of."""
-        wanted_earlier: set[SessionName] = set()
+        """Grant, in arrival order, each waiting request that nothing stands in the way of.
+
+        A request is granted when none of its sessions is held and it is first in line for
+        each of them (no earlier waiting request wants any). Only the first in line of a
+        session that was freed, or whose line changed, can newly qualify, so only those are
+        looked at.
+        """
         granted = False
-        for request in list(self._queue.values()):
-            names = request.ticket.session_names
-            if wanted_earlier.isdisjoint(names) and not any(n in self._holders for n in names):
-                del self._queue[request.ticket.id]
-                request.move_to(_State.GRANTED)
-                fences = {n: self._fences.get(n, 0) + 1 for n in names}
-                self._fences.update(fences)
-                reservation = Reservation(
-                    request.ticket.id,
-                    names,
-                    request.ticket.owner,
-                    request.annotations,
-                    self._clock.wall_time(),
-                    request.ticket.lease_id,
-                    request.ticket.client,
-                    fences,
-                )
-                if names:  # an empty request holds nothing and is never recorded
-                    self._reservations[reservation.id] = reservation
-                    self._held_since[reservation.id] = self._clock.now()
-                    self._holders.update(dict.fromkeys(names, reservation.id))
-                granted = True
-            else:
-                wanted_earlier.update(names)
+        while self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            candidates: dict[ReservationId, _Request] = {}
+            for name in dirty:
+                line = self._lines.get(name)
+                if line:
+                    first = next(iter(line.values()))
+                    candidates[first.ticket.id] = first
+            for request_id in sorted(candidates):
+                request = candidates[request_id]
+                if request.state is _State.WAITING and self._grantable(request):
+                    self._grant(request)
+                    granted = True
         if granted:
             self._changed.notify_all()
+
+    def _grantable(self, request: _Request) -> bool:
+        request_id = request.ticket.id
+        for name in request.ticket.session_names:
+            if name in self._holders or next(iter(self._lines[name])) != request_id:
+                return False
+        return True
+
+    def _grant(self, request: _Request) -> None:
+        names = request.ticket.session_names
+        self._dequeue(request)
+        request.move_to(_State.GRANTED)
+        fences = {n: self._fences.get(n, 0) + 1 for n in names}
+        self._fences.update(fences)
+        reservation = Reservation(
+            request.ticket.id,
+            names,
+            request.ticket.owner,
+            request.annotations,
+            self._clock.wall_time(),
+            request.ticket.lease_id,
+            request.ticket.client,
+            fences,
+        )
+        if names:  # an empty request holds nothing and is never recorded
+            self._reservations[reservation.id] = reservation
+            self._held_since[reservation.id] = self._clock.now()
+            self._holders.update(dict.fromkeys(names, reservation.id))
+
+    def _enqueue(self, request: _Request) -> None:
+        """Put a new request at the end of the queue and of its sessions' lines."""
+        request_id = request.ticket.id
+        self._queue[request_id] = request
+        for name in request.ticket.session_names:
+            self._lines.setdefault(name, {})[request_id] = request
+        self._dirty.update(request.ticket.session_names)
+        if not request.ticket.session_names:
+            self._grant(request)  # wants nothing: nothing can stand in its way
+            self._changed.notify_all()
+
+    def _dequeue(self, request: _Request) -> None:
+        """Take a request out of the queue and its sessions' lines (granted or withdrawn)."""
+        request_id = request.ticket.id
+        del self._queue[request_id]
+        for name in request.ticket.session_names:
+            line = self._lines[name]
+            del line[request_id]
+            if not line:
+                del self._lines[name]
+        self._dirty.update(request.ticket.session_names)  # the next in line may go now
 
     def _deliver(self, request: _Request) -> Reservation | JournalReceipt:
         """Hand a granted reservation to its waiter, or queue its record and return the receipt.
@@ -726,7 +776,7 @@ class ReservationTable:
     def _fail(self, request: _Request, error: Exception) -> None:
         """Mark a waiting or granted-but-undelivered request failed and free what it holds."""
         if request.state is _State.WAITING:
-            del self._queue[request.ticket.id]
+            self._dequeue(request)
         elif request.state is _State.GRANTED:
             reservation = self._reservations.get(request.ticket.id)
             if reservation is not None:  # never journaled, so nothing to record
@@ -746,7 +796,7 @@ class ReservationTable:
     def _withdraw(self, request: _Request) -> None:
         """Remove a waiting request whose waiter gives up, letting those behind it through."""
         del self._requests[request.ticket.id]
-        del self._queue[request.ticket.id]
+        self._dequeue(request)
         self._dispatch()
 
     def _take_back(self, session_names: Iterable[SessionName]) -> None:
@@ -754,6 +804,7 @@ class ReservationTable:
         by_reservation: dict[ReservationId, set[SessionName]] = {}
         for name in session_names:
             by_reservation.setdefault(self._holders.pop(name), set()).add(name)
+            self._dirty.add(name)
         for reservation_id, names in by_reservation.items():
             reservation = self._reservations[reservation_id]
             remaining = tuple(n for n in reservation.session_names if n not in names)
@@ -805,12 +856,10 @@ class ReservationTable:
                 reason=reason,
             )
 
-    def _undelivered(self) -> set[ReservationId]:
-        return {
-            request_id
-            for request_id, request in self._requests.items()
-            if request.state is _State.GRANTED
-        }
+    def _undelivered(self, reservation_id: ReservationId) -> bool:
+        """Whether the reservation is granted but not handed to its waiter (so not recorded)."""
+        request = self._requests.get(reservation_id)
+        return request is not None and request.state is _State.GRANTED
 
 
 def _outcome(receipt: JournalReceipt) -> Exception | None:
