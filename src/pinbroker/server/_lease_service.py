@@ -2,11 +2,14 @@
 
 A client process takes one lease (GrantLease), keeps it alive (KeepAlive every TTL/3), and
 binds its reservations to it with the ``pinbroker-lease-id`` metadata of its reserve calls.
+KeepAlive and GetLease are coroutines (memory only); GrantLease and RevokeLease write to the
+state store and run on the thread pool.
 """
 
 from __future__ import annotations
 
 import grpc
+import grpc.aio
 
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2 as pb
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2_grpc as pb_grpc
@@ -44,10 +47,14 @@ class LeaseServicer(pb_grpc.LeaseServiceServicer):
         )
         return pb.GrantLeaseResponse(lease_id=lease.id, ttl_seconds=lease.ttl)
 
-    def KeepAlive(
-        self, request: pb.KeepAliveRequest, context: grpc.ServicerContext
+    async def KeepAlive(
+        self, request: pb.KeepAliveRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.KeepAliveResponse:
-        """Extend the lease by its TTL (NOT_FOUND once it has ended)."""
+        """Extend the lease by its TTL (NOT_FOUND once it has ended).
+
+        A coroutine: it only touches the lease table in memory, so it runs on the event loop
+        without a hop to the thread pool (1,000 clients renew about 300 times a second).
+        """
         lease = self._leases.keep_alive(request.lease_id)
         return pb.KeepAliveResponse(lease_id=lease.id, ttl_seconds=lease.ttl)
 
@@ -57,8 +64,8 @@ class LeaseServicer(pb_grpc.LeaseServiceServicer):
         """End the lease; its reservations are released and its waits cancelled."""
         return pb.RevokeLeaseResponse(revoked=self._leases.revoke(request.lease_id))
 
-    def GetLease(
-        self, request: pb.GetLeaseRequest, context: grpc.ServicerContext
+    async def GetLease(
+        self, request: pb.GetLeaseRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> pb.GetLeaseResponse:
         """Whether the lease is active, expired or revoked (UNKNOWN if never seen)."""
         lease = self._leases.leases.get(LeaseId(request.lease_id))
