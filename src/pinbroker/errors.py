@@ -32,11 +32,16 @@ as the name of a ``grpc.StatusCode`` member.
     ├── PermissionDeniedError               PERMISSION_DENIED (admin call from afar without token)
     ├── ResourceExhaustedError              RESOURCE_EXHAUSTED
     │   ├── PinMapTooLargeError               the pin map exceeds a configured size limit
-    │   └── UnreserveError                    UnreserveSessions failed
+    │   ├── UnreserveError                    UnreserveSessions failed
+    │   └── StateDiskFullError                the state disk is full: a write was refused
     ├── UnavailableError                    UNAVAILABLE
     │   ├── ReservationTimeoutError           sessions not free before the timeout
     │   └── ShuttingDownError                 the server stops while the call waits
-    └── CancelledError                      CANCELLED (the caller went away while waiting)
+    ├── CancelledError                      CANCELLED (the caller went away while waiting)
+    └── StateError                          INTERNAL (start-up: the state cannot be used)
+        ├── StateInUseError                   another pinbroker process holds the state directory
+        ├── StateDatabaseError                the state file is empty, damaged, foreign or newer
+        └── StateNotWritableError             the state directory or database is not writable
 
 Messages name the problem and where it is, e.g.
 ``pin map line 14: Connection refers to unknown pin 'VDD2'``.
@@ -71,6 +76,11 @@ __all__ = [
     "ShuttingDownError",
     "SiteNotFoundError",
     "StaleTokenError",
+    "StateDatabaseError",
+    "StateDiskFullError",
+    "StateError",
+    "StateInUseError",
+    "StateNotWritableError",
     "UnavailableError",
     "UnknownPinOrRelayError",
     "UnknownSiteError",
@@ -325,3 +335,48 @@ class PermissionDeniedError(PinbrokerError):
     """
 
     status = "PERMISSION_DENIED"
+
+
+class StateDiskFullError(ResourceExhaustedError):
+    """Raised by the state store when a write fails because its disk (or file) is full.
+
+    SQLite answered ``SQLITE_FULL``; the transaction was rolled back, so nothing changed.
+    Reads keep working, and writes work again once space is freed (no restart needed).
+    """
+
+
+class StateError(PinbrokerError):
+    """Raised at start-up when the state directory or database cannot be used.
+
+    ``pinbroker serve`` prints it as one line (``pinbroker: cannot start: ...``) and exits;
+    the message names the directory or file and says what to do.
+    """
+
+
+class StateInUseError(StateError):
+    """Raised when another pinbroker process holds the state directory's lock.
+
+    Attributes:
+        directory: The state directory.
+        pid: The process holding it, as written in the lock file; None if unreadable.
+    """
+
+    def __init__(self, directory: str, lock_file: str, pid: int | None) -> None:
+        self.directory = directory
+        self.pid = pid
+        holder = f"pinbroker process {pid}" if pid is not None else "another pinbroker process"
+        super().__init__(
+            f"state directory {directory} is in use by {holder} (lock file {lock_file})"
+        )
+
+
+class StateDatabaseError(StateError):
+    """Raised when the state database is empty, damaged, foreign or of a newer schema.
+
+    Never started on: the message names the file and what to do (restore a backup, move it
+    away, upgrade pinbroker).
+    """
+
+
+class StateNotWritableError(StateError):
+    """Raised when the state directory or the state database cannot be written."""

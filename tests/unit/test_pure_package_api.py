@@ -52,6 +52,8 @@ EXPECTED: dict[str, set[str]] = {
         "timeout_to_milliseconds",
     },
     "pinbroker.store": {
+        "APPLICATION_ID",
+        "LOCK_FILE_NAME",
         "SCHEMA_VERSION",
         "STATE_DIR_ENV",
         "STORE_FILE_NAME",

@@ -4,7 +4,9 @@ The event log hands each appended event to :meth:`EventWriter.submit` (cheap: a 
 under the reservation table's lock); one thread writes whatever has piled up in one
 ``append_events`` call (one transaction), keeping the newest ``keep`` events. On a clean stop
 :meth:`close` writes the rest; a ``kill -9`` can lose the events of the last batch in flight
-(never reservations, which have their own journal).
+(never reservations, which have their own journal). A batch that cannot be written (a full
+state disk, say) is logged and dropped: the events stay in memory for ``pinbroker events``,
+the writer thread keeps running, and later batches are written once the disk has room again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Sequence
 from typing import Protocol
 
+from pinbroker.errors import StateDiskFullError
 from pinbroker.events import Event
 
 __all__ = ["EventWriter"]
@@ -67,6 +70,8 @@ class EventWriter:
             if batch:
                 try:
                     self._store.append_events(batch, keep=self._keep)
+                except StateDiskFullError as exc:
+                    _logger.warning("%d event(s) not stored, dropped: %s", len(batch), exc)
                 except Exception:
                     _logger.exception("writing %d event(s) to the state store failed", len(batch))
             if closing and not batch:

@@ -1,4 +1,4 @@
-"""Where the default store lives: the state directory and the SQLite file in it."""
+"""Where the default store lives: the state directory, its lock and the SQLite file in it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from pinbroker.errors import StateNotWritableError
+from pinbroker.store._lock import lock_state_dir
 from pinbroker.store._protocol import Store
 from pinbroker.store._sqlite import SqliteStore
 
@@ -41,7 +43,11 @@ def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def open_store(state_dir: Path | None = None) -> Store:
-    """Open the SQLite store in the state directory, creating the directory (mode 0o700).
+    """Lock the state directory and open the SQLite store in it (creating both if needed).
+
+    The directory is created with mode 0o700. Its lock (``pinbroker.lock``) is taken before
+    the database is opened and released when the store is closed (or by the kernel when the
+    process dies), so only one pinbroker at a time uses a state directory.
 
     Args:
         state_dir: The directory; :func:`default_state_dir` when None.
@@ -50,10 +56,28 @@ def open_store(state_dir: Path | None = None) -> Store:
         A ``SqliteStore`` on ``<state_dir>/pinbroker.sqlite3``.
 
     Raises:
-        OSError: If the directory cannot be created.
-        ValueError: If the file's schema is newer than this pinbroker knows.
-        sqlite3.Error: If the file cannot be opened or is not a database.
+        StateInUseError: If another pinbroker process holds the directory.
+        StateNotWritableError: If the directory cannot be created or written, or the database
+            file cannot be written.
+        StateDatabaseError: If the database is empty, damaged, foreign or of a newer schema.
+        StateDiskFullError: If the disk is full while the database is created or migrated.
     """
     directory = default_state_dir() if state_dir is None else state_dir
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return SqliteStore(directory / STORE_FILE_NAME)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateNotWritableError(
+            f"cannot create the state directory {directory} ({exc.strerror or exc}); "
+            "choose another --state-dir"
+        ) from exc
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StateNotWritableError(
+            f"state directory {directory} is not writable; fix its permissions or choose "
+            "another --state-dir"
+        )
+    lock = lock_state_dir(directory)
+    try:
+        return SqliteStore(directory / STORE_FILE_NAME, on_close=lock.release)
+    except BaseException:
+        lock.release()
+        raise

@@ -22,7 +22,9 @@ Durability settings (and why):
   in docs/performance.md). A passive checkpoint never blocks the writer.
 
 The schema version lives in ``PRAGMA user_version``; :func:`migrate` brings an older file up to
-:data:`SCHEMA_VERSION`, one transaction per step, and refuses a newer one. Nested fields
+:data:`SCHEMA_VERSION`, one transaction per step, and refuses a newer one. Before that the
+file is identified and checked (``_sqlite_check``): empty, damaged, foreign, newer or
+read-only files are refused, never started on. Nested fields
 (channel mappings, annotations, client identities, event owners, name lists) are JSON text.
 The schema and its migrations are in ``_sqlite_schema``.
 """
@@ -33,7 +35,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +62,7 @@ from pinbroker.store._codec import (
     encode_event_owner,
     encode_names,
 )
+from pinbroker.store._sqlite_check import disk_full, is_disk_full, open_checked
 from pinbroker.store._sqlite_schema import (
     LEASE_ID_HIGH,
     RESERVATION_ID_HIGH,
@@ -78,8 +81,9 @@ class SqliteStore:
 
     Thread-safe: one connection, opened with ``check_same_thread=False``, guarded by a lock.
     See :class:`~pinbroker.store.Store` for what each method does and raises; every method
-    raises ``ValueError`` once the store is closed, and ``sqlite3.Error`` if SQLite fails (the
-    transaction is rolled back).
+    raises ``ValueError`` once the store is closed. A write that fails rolls its transaction
+    back and raises :class:`~pinbroker.errors.StateDiskFullError` if the disk (or file) is
+    full, else the ``sqlite3.Error``; the store stays usable either way.
     """
 
     def __init__(
@@ -88,34 +92,37 @@ class SqliteStore:
         *,
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         checkpoint_interval: float = 1.0,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
-        """Open (creating if needed) and migrate the database file.
+        """Open (creating if needed), check and migrate the database file.
 
         Args:
             path: The database file; its directory must exist.
             synchronous: ``"NORMAL"`` (default) or ``"FULL"``; see the module docstring.
             checkpoint_interval: Seconds between background WAL checkpoints.
+            on_close: Called once by :meth:`close` after the connection is closed (the state
+                directory's lock is released so); not called if opening fails.
 
         Raises:
-            ValueError: If ``synchronous`` is neither, or the file's schema is newer than
-                this pinbroker knows.
-            sqlite3.Error: If the file cannot be opened or is not a database.
+            ValueError: If ``synchronous`` is neither.
+            StateDatabaseError: If the file is empty, damaged, foreign, of a newer schema, or
+                cannot be opened (see ``_sqlite_check``).
+            StateNotWritableError: If the file or its directory cannot be written.
+            StateDiskFullError: If the disk is full while the file is created or migrated.
         """
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be 'NORMAL' or 'FULL', not {synchronous!r}")
         self._path = Path(path)
         self._lock = threading.Lock()
         self._closed = False
-        self._connection = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, timeout=10.0
-        )
+        self._on_close = on_close
+        self._connection = open_checked(self._path, timeout=10.0)
         try:
             mode = self._connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 synchronous = "FULL"
             self._connection.execute(f"PRAGMA synchronous = {synchronous}")
             self._connection.execute("PRAGMA foreign_keys = ON")
-            migrate(self._connection)
             self._wal = str(mode).lower() == "wal"
             if self._wal:
                 self._connection.execute("PRAGMA wal_autocheckpoint = 0")
@@ -136,12 +143,24 @@ class SqliteStore:
     def _checkpoint_loop(self, interval: float) -> None:
         """Copy the write-ahead log into the database now and then, off the writers' path."""
         connection = sqlite3.connect(self._path, isolation_level=None, timeout=10.0)
+        failing = False  # log a failure once per run of failures (a full disk lasts a while)
         try:
             while not self._stop_checkpoints.wait(interval):
                 try:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error:
-                    _logger.exception("background WAL checkpoint of %s failed", self._path)
+                except sqlite3.Error as exc:
+                    if not failing:
+                        _logger.warning(
+                            "background WAL checkpoint of %s failed (%s); retrying every %g s",
+                            self._path,
+                            exc,
+                            interval,
+                        )
+                    failing = True
+                else:
+                    if failing:
+                        _logger.info("background WAL checkpoint of %s works again", self._path)
+                    failing = False
         finally:
             connection.close()
 
@@ -156,13 +175,21 @@ class SqliteStore:
         with self._lock:
             self._check_open()
             db = self._connection
-            db.execute("BEGIN IMMEDIATE")
             try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        try:
+                            db.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            _logger.exception("rolling back a write to %s failed", self._path)
+                    raise
+            except sqlite3.Error as exc:
+                if is_disk_full(exc):
+                    raise disk_full(self._path, "the change") from exc
                 raise
 
     @contextlib.contextmanager
@@ -203,6 +230,14 @@ class SqliteStore:
         with self._reading() as db:
             rows = db.execute("SELECT pin_map_id, xml FROM pin_maps ORDER BY seq").fetchall()
         return [(PinMapId(pin_map_id), xml) for pin_map_id, xml in rows]
+
+    def load_pin_map(self, pin_map_id: PinMapId) -> str | None:
+        """Return one stored pin map's XML, or None if no pin map has this id."""
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT xml FROM pin_maps WHERE pin_map_id = ?", (pin_map_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     # ------------------------------------------------------------------ sessions
 
@@ -536,3 +571,5 @@ class SqliteStore:
                     with contextlib.suppress(sqlite3.Error):
                         self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 self._connection.close()
+                if self._on_close is not None:
+                    self._on_close()

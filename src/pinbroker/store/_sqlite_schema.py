@@ -2,6 +2,9 @@
 
 The schema version lives in ``PRAGMA user_version``; ``_MIGRATIONS[n]`` takes a file from
 version ``n`` to ``n + 1``. A step, once released, never changes: a new schema is a new step.
+``PRAGMA application_id`` is :data:`APPLICATION_ID` ("PBKR"), stamped by :func:`migrate` on
+every file it brings up to date (files from before it carry 0), so a foreign SQLite file in
+the state directory is told apart from ours.
 
 1. pin maps, sessions, multiplexer sessions, reservations and their sessions.
 2. reservations gain ``lease_id`` and ``client``, their sessions a ``fence`` (0 = none; existing
@@ -16,7 +19,12 @@ import sqlite3
 from collections.abc import Callable
 from typing import Final
 
-__all__ = ["LEASE_ID_HIGH", "RESERVATION_ID_HIGH", "SCHEMA_VERSION", "migrate"]
+from pinbroker.errors import StateDatabaseError
+
+__all__ = ["APPLICATION_ID", "LEASE_ID_HIGH", "RESERVATION_ID_HIGH", "SCHEMA_VERSION", "migrate"]
+
+APPLICATION_ID: Final = 0x50424B52
+"""``PRAGMA application_id`` of pinbroker's state database: ASCII "PBKR"."""
 
 _SCHEMA_V1: Final = (
     """CREATE TABLE pin_maps (
@@ -121,13 +129,16 @@ def migrate(connection: sqlite3.Connection) -> int:
     Returns:
         The schema version the database had before.
 
+    The last step (or, when none is due, a step of its own) also stamps
+    :data:`APPLICATION_ID`.
+
     Raises:
-        ValueError: If the database's schema is newer than this pinbroker knows.
+        StateDatabaseError: If the database's schema is newer than this pinbroker knows.
         sqlite3.Error: If a step fails; that step is rolled back, earlier steps stay.
     """
     found = _user_version(connection)
     if found > SCHEMA_VERSION:
-        raise ValueError(
+        raise StateDatabaseError(
             f"the state database has schema version {found}, newer than the {SCHEMA_VERSION} "
             "this pinbroker understands; upgrade pinbroker or use another state directory"
         )
@@ -137,12 +148,21 @@ def migrate(connection: sqlite3.Connection) -> int:
             if _user_version(connection) == version:  # another process may have migrated
                 _MIGRATIONS[version](connection)
                 connection.execute(f"PRAGMA user_version = {version + 1:d}")
+                if version + 1 == SCHEMA_VERSION:
+                    connection.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
             connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             raise
+    if _application_id(connection) != APPLICATION_ID:  # ours from before the application id
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
     return found
+
+
+def _application_id(connection: sqlite3.Connection) -> int:
+    row = connection.execute("PRAGMA application_id").fetchone()
+    return int(row[0])
 
 
 def _user_version(connection: sqlite3.Connection) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pinbroker.errors import StateDatabaseError
 from pinbroker.pinmap._results import ChannelMapping
 from pinbroker.registry import MultiplexerRecord, SessionRecord
 from pinbroker.reservation import Reservation, ReservationId
@@ -84,11 +85,12 @@ def test_synchronous_must_be_normal_or_full(tmp_path: Path) -> None:
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
+    SqliteStore(path).close()
     connection = raw(path)
     connection.execute("PRAGMA user_version = 99")
     connection.close()
 
-    with pytest.raises(ValueError, match="schema version 99, newer than the 2"):
+    with pytest.raises(StateDatabaseError, match="schema version 99, newer than the 2"):
         SqliteStore(path)
 
 
@@ -96,7 +98,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
 
-    with pytest.raises(sqlite3.DatabaseError):
+    with pytest.raises(StateDatabaseError, match=r"is damaged \(file is not a database"):
         SqliteStore(path)
 
 
