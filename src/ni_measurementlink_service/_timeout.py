@@ -1,21 +1,31 @@
-"""Timeout conversion: seconds in the Python API, ``timeout_in_milliseconds`` on the wire.
+"""Timeout conversion of the documented 1.2 client: seconds in, ``timeout_in_milliseconds`` out.
 
-The only place where the wire's milliseconds and its -1 ("wait forever") appear.
+The only place in the drop-in (and in ``pinbroker.client``, which shares its API) where the
+wire's milliseconds and its -1 ("wait forever") appear.
+
+Two conventions exist, and the names say which is which:
+
+- :func:`ni_timeout_to_milliseconds` (here): NI's 1.2 API, where ``None`` means **do not wait**
+  (0) and a negative number means wait forever (-1).
+- :func:`pinbroker.reservation.timeout_to_milliseconds`: pinbroker's own API (house style),
+  where ``None`` means **wait forever** (-1) and a negative number is an error; it is the inverse
+  of :func:`pinbroker.reservation.timeout_from_milliseconds`.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_TIMEOUT_MS", "timeout_to_milliseconds"]
+__all__ = ["MAX_TIMEOUT_MS", "ni_timeout_to_milliseconds"]
 
 MAX_TIMEOUT_MS = 2**31 - 1
 """Largest value of the int32 ``timeout_in_milliseconds`` field."""
 
 
-def timeout_to_milliseconds(timeout: float | None) -> int:
-    """Convert a timeout in seconds to the wire's ``timeout_in_milliseconds``.
+def ni_timeout_to_milliseconds(timeout: float | None) -> int:
+    """Convert a timeout in seconds, as NI's 1.2 API takes it, to ``timeout_in_milliseconds``.
 
+    Not pinbroker's own convention (there ``None`` waits forever); see the module docstring.
     Same rule as 1.2: None -> 0 (1.2 left the field unset, which is 0 on the wire); otherwise
     ``round(timeout * 1000)`` and any negative result -> -1 (wait forever). Because 1.2 rounds
     before it checks the sign, a negative timeout above -0.0005 s rounds to 0 (do not wait), and

@@ -44,7 +44,9 @@ import ni.measurementlink.sessionmanagement.v1.session_management_service_pb2_gr
 import session_pb2 as _session_pb2
 
 from ni_measurementlink_service._received import RecentMessages as _RecentMessages
-from ni_measurementlink_service._timeout import timeout_to_milliseconds as _timeout_to_milliseconds
+from ni_measurementlink_service._timeout import (
+    ni_timeout_to_milliseconds as _ni_timeout_to_milliseconds,
+)
 
 if TYPE_CHECKING:
     from pinbroker.client._lease import LeaseKeeper
@@ -496,7 +498,7 @@ class SessionManagementClient:
                 pin_map_id=context.pin_map_id, sites=context.sites
             ),
             pin_or_relay_names=_names_to_list(pin_or_relay_names),
-            timeout_in_milliseconds=_timeout_to_milliseconds(timeout),
+            timeout_in_milliseconds=_ni_timeout_to_milliseconds(timeout),
             annotations=self._reservation_annotations,
         )
         if instrument_type_id is not None:
@@ -511,7 +513,7 @@ class SessionManagementClient:
         self, instrument_type_id: str | None, timeout: float | None
     ) -> _sm_pb2.ReserveAllRegisteredSessionsResponse:
         request = _sm_pb2.ReserveAllRegisteredSessionsRequest(
-            timeout_in_milliseconds=_timeout_to_milliseconds(timeout),
+            timeout_in_milliseconds=_ni_timeout_to_milliseconds(timeout),
             annotations=self._reservation_annotations,
         )
         if instrument_type_id is not None:

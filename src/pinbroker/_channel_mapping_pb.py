@@ -5,7 +5,7 @@ from __future__ import annotations
 import ni.measurementlink.pinmap.v1.pin_map_service_pb2 as pm_pb2
 import ni.measurementlink.sessionmanagement.v1.session_management_service_pb2 as sm_pb2
 
-from pinbroker.pinmap._results import ChannelMapping
+from pinbroker.pinmap import ChannelMapping
 
 __all__ = ["channel_mapping_from_pb", "channel_mapping_to_session_pb"]
 

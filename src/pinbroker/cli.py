@@ -126,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--type", default="", help="instrument type id filter, e.g. niDCPower")
     show.add_argument("--session-names", choices=["typed", "resource"], default="typed")
+    show.add_argument(
+        "--width",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit the tables in N columns, summarising long lists (0 = no limit; "
+        "default: $COLUMNS, else the terminal's width, else no limit)",
+    )
+    show.add_argument(
+        "--json", action="store_true", help="print a stable JSON document instead of tables"
+    )
     _add_admin_commands(commands)
     return parser
 
@@ -225,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         names=args.pin,
         instrument_type_id=args.type,
         session_names=args.session_names,
+        width=args.width,
+        as_json=args.json,
         out=sys.stdout,
     )
 

@@ -60,7 +60,7 @@ from pinbroker.client._sessions import (
     SessionDetails,
     SessionSnapshot,
 )
-from pinbroker.pinmap._results import (
+from pinbroker.pinmap import (
     ChannelMapping,
     PinDefinition,
     PinGroupDefinition,

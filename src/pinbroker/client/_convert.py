@@ -1,7 +1,12 @@
-"""Protobuf <-> frozen values for the client side: the only client module that builds messages.
+"""Protobuf <-> frozen values for the client side.
+
+Values of NI's Pin Map and Session Management messages (session information, channel
+mappings, pin map answers) are converted here; the modules that make calls build only request
+envelopes from plain fields. The Admin Service's values convert in ``_admin`` (next to their
+types), the lease messages in ``_lease``.
 
 Every ``*_from_grpc`` has a ``*_to_grpc`` counterpart where the client sends that message, and
-the pair round-trips (tested in ``tests/unit/client/test_convert.py``).
+the pair round-trips (tested in ``tests/unit/client/test_client_convert.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pinbroker.client._sessions import (
     SessionSnapshot,
     freeze_group_mappings,
 )
-from pinbroker.pinmap._results import (
+from pinbroker.pinmap import (
     PinDefinition,
     PinGroupDefinition,
     RelayDefinition,

@@ -41,7 +41,7 @@ from typing import Protocol, TypeVar
 
 import grpc
 
-from ni_measurementlink_service._timeout import timeout_to_milliseconds
+from ni_measurementlink_service._timeout import ni_timeout_to_milliseconds
 from pinbroker.client._lease import Renewal
 from pinbroker.client._lease_registry import existing_lease_keeper, lease_keeper_for
 
@@ -176,13 +176,13 @@ def _with_remaining_timeout(
     request: _ReserveRequest, timeout: float | None, started: float
 ) -> _ReserveRequest:
     """The request to retry with: the same, waiting only what is left of ``timeout``."""
-    milliseconds = timeout_to_milliseconds(timeout)
+    milliseconds = ni_timeout_to_milliseconds(timeout)
     if milliseconds <= 0 or timeout is None:  # 0: do not wait; -1: wait forever
         return request
     retry = type(request)()
     retry.CopyFrom(request)
     remaining = max(0.0, timeout - (time.monotonic() - started))
-    retry.timeout_in_milliseconds = timeout_to_milliseconds(remaining)
+    retry.timeout_in_milliseconds = ni_timeout_to_milliseconds(remaining)
     return retry
 
 

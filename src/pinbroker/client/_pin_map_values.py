@@ -1,7 +1,7 @@
 """Frozen values the pin map client answers with.
 
 Pin, pin group, relay, relay group and channel mapping values are the engine's own
-(``pinbroker.pinmap._results``); this module adds the containers the Pin Map Service's queries
+(``pinbroker.pinmap``); this module adds the containers the Pin Map Service's queries
 return.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from pinbroker.pinmap._results import (
+from pinbroker.pinmap import (
     ChannelMapping,
     PinDefinition,
     PinGroupDefinition,

@@ -12,7 +12,7 @@ from ni_measurementlink_service.session_management import (
 from ni_measurementlink_service.session_management import (
     SessionInformation,
 )
-from pinbroker.pinmap._results import ChannelMapping
+from pinbroker.pinmap import ChannelMapping
 
 __all__ = [
     "Connection",

@@ -47,13 +47,6 @@ class PinMapIndex:
     multiplexer_sites: dict[str, set[int]] = field(default_factory=dict)
     multiplexer_rank: dict[str, int] = field(default_factory=dict)
 
-    def session_of(self, target: str, channel: str) -> int:
-        """Return the session rank of a connection to ``target`` on ``channel``."""
-        rank = self.instrument_session.get(target)
-        if rank is None:
-            rank = self.dcpower_channel[(target, channel)][0]
-        return rank
-
     def rows(self, name: str, site_text: str) -> Sequence[int]:
         """Return the rows connecting ``name`` on the site written ``site_text`` ("" = system)."""
         row = self.rows_at.get((name, site_text))

@@ -26,7 +26,15 @@ from pinbroker.pinmap._model import (
     RelayPosition,
 )
 from pinbroker.pinmap._numbers import NumberSyntaxError, parse_channel_ranges, parse_count
-from pinbroker.pinmap._vocabulary import COUNT_ATTRIBUTE, IDENTIFIERS, REQUIRED, local_name
+from pinbroker.pinmap._vocabulary import (
+    CHILD_ELEMENTS,
+    COUNT_ATTRIBUTE,
+    IDENTIFIERS,
+    REQUIRED,
+    SUGGESTION,
+    did_you_mean,
+    local_name,
+)
 from pinbroker.types import InstrumentTypeId
 
 __all__ = [
@@ -108,7 +116,30 @@ class ItemContext:
 
     def unexpected(self, tag: str, inside: str, ordinal: int) -> None:
         """Warn about an element the format does not expect where it is."""
-        self.warning(ordinal, f"unexpected <{local_name(tag)[0]}> inside <{inside}> ignored")
+        name = local_name(tag)[0]
+        message = f"unexpected <{name}> inside <{inside}> ignored"
+        self.unknown(ordinal, name, CHILD_ELEMENTS, message)
+
+    def unknown(
+        self,
+        ordinal: int,
+        name: str,
+        candidates: tuple[str, ...],
+        message: str,
+        *,
+        only_if_misspelled: bool = False,
+    ) -> None:
+        """Warn about element ``name``, adding "did you mean" when it misspells a candidate.
+
+        A probable misspelling is counted in ``raw.misspellings``. With ``only_if_misspelled``
+        nothing is reported for a name that is not close to any candidate.
+        """
+        suggestion = did_you_mean(name, candidates)
+        if suggestion is not None:
+            self.raw.misspellings += 1
+            self.warning(ordinal, f"{message}{SUGGESTION}{suggestion}>?")
+        elif not only_if_misspelled:
+            self.warning(ordinal, message)
 
 
 class ItemBuilder:
@@ -243,7 +274,8 @@ class CustomInstrumentBuilder(ItemBuilder):
                 self.group[2].append(values[0])
                 self.channels.append(values[0])
         elif depth == 4:
-            context.warning(ordinal, f"unexpected <{name}> inside Instrument '{self.name}' ignored")
+            message = f"unexpected <{name}> inside Instrument '{self.name}' ignored"
+            context.unknown(ordinal, name, CHILD_ELEMENTS, message)
         elif depth == 5 and self.group is not None:
             context.unexpected(tag, "ChannelGroup", ordinal)
 

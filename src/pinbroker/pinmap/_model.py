@@ -385,5 +385,7 @@ class RawPinMap:
     problems: list[tuple[int | None, str]] = field(default_factory=list)
     """(line, message); element ordinals instead of lines while the parser runs."""
     warnings: list[tuple[int | None, str]] = field(default_factory=list)
+    misspellings: int = 0
+    """Elements whose unknown name closely matches a known one (each also has a warning)."""
     line_map: LineMap | None = None
     """Ordinal -> line of the document, while it is being loaded (dropped afterwards)."""

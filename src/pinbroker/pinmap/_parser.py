@@ -54,8 +54,10 @@ from pinbroker.pinmap._numbers import decimal_or_none
 from pinbroker.pinmap._prolog import namespace_patch
 from pinbroker.pinmap._rows import ConnectionBatch, Handler
 from pinbroker.pinmap._vocabulary import (
+    INSTRUMENT_ELEMENTS,
     KIND_OF_TAG,
     PINMAP_NAMESPACE,
+    SECTION_NAMES,
     SECTION_OF,
     SECTIONS,
     local_name,
@@ -71,6 +73,11 @@ _PIN = int(ConnectionKind.PIN)
 _SYSTEM_PIN = int(ConnectionKind.SYSTEM_PIN)
 _RELAY = int(ConnectionKind.RELAY)
 _SYSTEM_RELAY = int(ConnectionKind.SYSTEM_RELAY)
+_ITEMS_OF = {
+    section: tuple(item for item, home in SECTION_OF.items() if home == section)
+    for section in SECTIONS
+}
+"""Section -> the item elements it holds (what a misspelled item is compared with)."""
 _LEAF_INSTRUMENTS = frozenset(
     {
         InstrumentKind.DIGITAL_PATTERN,
@@ -116,7 +123,7 @@ class _Reader(ItemContext):
         self._max_depth = limits.max_depth
         self._max_elements = limits.max_elements
         self._section: str | None = None
-        self._verdicts: dict[tuple[str, str], tuple[int, str]] = {}
+        self._verdicts: dict[tuple[str, str], tuple[int, str, str]] = {}
         self._leaves = {tag: LeafBuilder(self, tag) for tag in SECTION_OF}
         self._batch = ConnectionBatch(self, self._row)
         self.before_row = self._batch.flush
@@ -300,7 +307,8 @@ class _Reader(ItemContext):
             self._section = name
         else:
             self._section = None
-            self.warning(ordinal, f"unknown element <{name}> in PinMap ignored")
+            message = f"unknown element <{name}> in PinMap ignored"
+            self.unknown(ordinal, name, SECTION_NAMES, message)
         return self._section
 
     def _misplaced(self, tag: str, attrib: Mapping[str, str], ordinal: int) -> ItemBuilder | None:
@@ -309,23 +317,28 @@ class _Reader(ItemContext):
             return None  # inside an unknown section, already warned about
         verdict = self._verdicts.get((section, tag))
         if verdict is None:
-            name, known_namespace = local_name(tag)
-            if section == "Instruments" and (name not in SECTION_OF or not known_namespace):
-                verdict = (_INSTRUMENT, name)
-            elif name in SECTION_OF and known_namespace:
-                where = f"<{name}> belongs in <{SECTION_OF[name]}>, not in <{section}>"
-                verdict = (_PROBLEM, where)
-            else:
-                verdict = (_WARNING, f"unknown element <{name}> in <{section}> ignored")
+            verdict = self._verdict(section, tag)
             self._verdicts[(section, tag)] = verdict
-        action, text = verdict
+        action, text, name = verdict
         if action == _INSTRUMENT:
-            return self._other_instrument(text, attrib, ordinal)
+            message = f"unknown instrument element <{name}> loaded as instrument type '{name}'"
+            self.unknown(ordinal, name, INSTRUMENT_ELEMENTS, message, only_if_misspelled=True)
+            return self._other_instrument(name, attrib, ordinal)
         if action == _PROBLEM:
             self.problem(ordinal, text)
         else:
-            self.warning(ordinal, text)
+            self.unknown(ordinal, name, _ITEMS_OF[section], text)
         return None
+
+    @staticmethod
+    def _verdict(section: str, tag: str) -> tuple[int, str, str]:
+        """Decide what an element without a handler in ``section`` is: (action, text, name)."""
+        name, known_namespace = local_name(tag)
+        if section == "Instruments" and (name not in SECTION_OF or not known_namespace):
+            return _INSTRUMENT, "", name
+        if name in SECTION_OF and known_namespace:
+            return _PROBLEM, f"<{name}> belongs in <{SECTION_OF[name]}>, not in <{section}>", name
+        return _WARNING, f"unknown element <{name}> in <{section}> ignored", name
 
     # -- instruments ----------------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from pinbroker.pinmap._results import (
 )
 from pinbroker.pinmap._sessions import SessionSpec
 from pinbroker.pinmap._validate import NameKind, Symbols, validate
+from pinbroker.pinmap._vocabulary import SUGGESTION
 from pinbroker.types import InstrumentTypeId, SessionName, SessionNaming
 
 __all__ = ["MAX_PROBLEMS", "PinMap", "load_pinmap", "load_pinmap_file"]
@@ -62,7 +63,8 @@ def load_pinmap(
     Raises:
         PinMapParseError: The XML is malformed, has a DTD, or fails validation; ``problems``
             lists every problem found, each formatted ``pin map line N: ...`` (beyond
-            ``MAX_PROBLEMS``, one last line counts the rest).
+            ``MAX_PROBLEMS``, one last line counts the rest), with the probable misspellings of
+            element names (``...; did you mean <Name>?``), often the cause, among them.
         PinMapTooLargeError: The document exceeds one of ``limits``.
     """
     data = prepare_input(xml, limits, source)
@@ -73,7 +75,10 @@ def load_pinmap(
         raw.line_map = None  # it holds the document; nothing needs lines after validation
         if not raw.problems:
             return PinMap(raw, symbols, build_index(raw, symbols), source)
-    problems = _sorted(raw.problems)
+    # A probable misspelling is often why the document fails (a misspelled ChannelGroup leaves
+    # its channels in no group): list it among the problems, where the reader looks.
+    misspellings = [w for w in raw.warnings if SUGGESTION in w[1]]
+    problems = _sorted([*raw.problems, *misspellings])
     first_line, first_message = problems[0]
     listed = tuple(_located(line, message) for line, message in problems[:MAX_PROBLEMS])
     if len(problems) > MAX_PROBLEMS:
@@ -125,6 +130,7 @@ class PinMap:
     __slots__ = (
         "_defaults_cache",
         "_instruments",
+        "_misspellings",
         "_pins_cache",
         "_raw",
         "_relays_cache",
@@ -140,6 +146,7 @@ class PinMap:
         self._raw = raw
         self._symbols = symbols
         self._warnings = tuple(_located(line, message) for line, message in _sorted(raw.warnings))
+        self._misspellings = raw.misspellings
         members: dict[str, tuple[str, ...]] = {g.name: g.references for g in raw.pin_groups}
         members.update((g.name, g.references) for g in raw.relay_groups)
         sites = tuple(symbols.sites)
@@ -194,6 +201,16 @@ class PinMap:
         At most 100 are kept; one last line counts the rest.
         """
         return self._warnings
+
+    @property
+    def misspelled_elements(self) -> int:
+        """How many elements have an unknown name close to one the format defines.
+
+        Each has a ``did you mean <Name>?`` warning (within the warnings limit). The pin map
+        loads all the same: unknown instrument elements as instruments of that type id, other
+        unknown elements ignored; ``pinbroker pinmap check`` fails on them.
+        """
+        return self._misspellings
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:

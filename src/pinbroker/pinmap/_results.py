@@ -1,7 +1,9 @@
 """Frozen values that the pin map engine answers with (pure: no grpc, no protobuf).
 
-These are the contract between the engine (``pinbroker.pinmap``) and everything above it: the
-Pin Map and Session Management servicers convert them to protobuf in ``pinbroker.server._convert``.
+These are the contract between the engine and everything above it; other packages import them
+from ``pinbroker.pinmap``, never from this module. The Pin Map and Session Management servicers
+convert them to protobuf in ``pinbroker.server._convert_pinmap`` and
+``pinbroker.server._convert_sessions`` (ChannelMapping through ``pinbroker._channel_mapping_pb``).
 """
 
 from __future__ import annotations

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
+
 from pinbroker.pinmap._model import InstrumentKind
 
 __all__ = [
+    "CHILD_ELEMENTS",
     "COUNT_ATTRIBUTE",
     "IDENTIFIERS",
+    "INSTRUMENT_ELEMENTS",
     "KIND_OF_TAG",
+    "KNOWN_ELEMENTS",
     "LOCAL",
     "PINMAP_NAMESPACE",
     "REQUIRED",
     "SECTIONS",
+    "SECTION_NAMES",
     "SECTION_OF",
+    "SUGGESTION",
+    "did_you_mean",
     "local_name",
 ]
 
@@ -31,6 +40,8 @@ SECTIONS = frozenset(
         "Connections",
     }
 )
+SECTION_NAMES = tuple(sorted(SECTIONS))
+"""The section elements, in a fixed order (for suggestions)."""
 SECTION_OF = {
     "DUTPin": "Pins",
     "SystemPin": "Pins",
@@ -65,6 +76,25 @@ _KNOWN_NAMES = (
     "Resource",
     "UserData",
 )
+KNOWN_ELEMENTS = frozenset(_KNOWN_NAMES)
+"""Every element name the format defines (``../shared/spec/pinmap-format.md``)."""
+INSTRUMENT_ELEMENTS = tuple(name for name, home in SECTION_OF.items() if home == "Instruments")
+"""Elements of ``<Instruments>``: the instrument kinds and ``Multiplexer``."""
+CHILD_ELEMENTS = (
+    "ChannelGroup",
+    "Channel",
+    "PinReference",
+    "RelayReference",
+    "RelayPosition",
+    "MultiplexedDUTPinRoute",
+    "UserData",
+)
+"""Elements found inside items (below section level)."""
+SUGGESTION = "; did you mean <"
+"""Marks a warning about a probably misspelled element name (``...; did you mean <Name>?``)."""
+_CLOSE_ENOUGH = 0.85
+"""``difflib`` similarity from which an unknown name counts as a misspelling of a known one."""
+
 LOCAL: dict[str, str] = {}
 """Tag as lxml reports it (``{namespace}Local`` or ``Local``) -> local name, for known names."""
 for _name in _KNOWN_NAMES:
@@ -129,3 +159,46 @@ def local_name(tag: str) -> tuple[str, bool]:
         namespace, _, local = tag[1:].partition("}")
         return local, namespace == PINMAP_NAMESPACE
     return tag, True
+
+
+@functools.lru_cache(maxsize=4096)
+def did_you_mean(name: str, candidates: tuple[str, ...]) -> str | None:
+    """Return the known element name that ``name`` most likely misspells, or None.
+
+    A name the format defines is never a misspelling (it may be misplaced; that is reported
+    elsewhere). Otherwise a candidate equal but for letter case wins, then the closest
+    candidate by ``difflib`` similarity of at least 0.85 (``NIDmmInstrumnet`` ->
+    ``NIDmmInstrument``), then one a single edit away, which catches short names
+    (``Pinz`` -> ``Pins``). ``MyVendorBox`` -> None.
+
+    Args:
+        name: The local name of an element the reader does not know.
+        candidates: Known names expected where ``name`` was found (hashable: answers are
+            cached, since a document may repeat one unknown name many times).
+    """
+    if name in KNOWN_ELEMENTS:
+        return None
+    options = list(candidates)
+    folded = {option.casefold(): option for option in options}
+    same_but_case = folded.get(name.casefold())
+    if same_but_case is not None:
+        return same_but_case
+    matches = difflib.get_close_matches(name, options, n=1, cutoff=_CLOSE_ENOUGH)
+    if matches:
+        return matches[0]
+    one_edit = [option for option in options if _one_edit_apart(name, option)]
+    return one_edit[0] if one_edit else None
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """True if one substitution, insertion, deletion or swap of neighbours turns a into b."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    prefix = 0
+    while prefix < min(len(a), len(b)) and a[prefix] == b[prefix]:
+        prefix += 1
+    a_rest, b_rest = a[prefix:], b[prefix:]
+    if len(a) == len(b):
+        swapped = len(a_rest) >= 2 and a_rest[1] + a_rest[0] + a_rest[2:] == b_rest
+        return a_rest[1:] == b_rest[1:] or swapped
+    return a_rest[1:] == b_rest if len(a) > len(b) else a_rest == b_rest[1:]

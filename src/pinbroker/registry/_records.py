@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
-from pinbroker.pinmap._results import ChannelMapping
+from pinbroker.pinmap import ChannelMapping
 from pinbroker.types import InstrumentTypeId, SessionName
 
 __all__ = ["MultiplexerRecord", "SessionRecord"]

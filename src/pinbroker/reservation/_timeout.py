@@ -2,7 +2,11 @@
 
 ``0`` means "do not wait", ``None`` means "wait forever", a positive number is the longest wait
 in seconds. The gRPC edge converts with :func:`timeout_from_milliseconds` and
-:func:`timeout_to_milliseconds`; nothing else deals in milliseconds.
+:func:`timeout_to_milliseconds` (its inverse); nothing else deals in milliseconds.
+
+NI's 1.2 client API, which the drop-in and ``pinbroker.client`` keep, reads ``None`` the other
+way round (do not wait); its conversion is
+:func:`ni_measurementlink_service._timeout.ni_timeout_to_milliseconds`, named apart on purpose.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ def timeout_from_milliseconds(milliseconds: int) -> float | None:
 
 
 def timeout_to_milliseconds(seconds: float | None) -> int:
-    """Convert pinbroker's seconds into a wire ``timeout_in_milliseconds`` (for our clients).
+    """Convert pinbroker's seconds into a wire ``timeout_in_milliseconds``.
+
+    The inverse of :func:`timeout_from_milliseconds`. ``None`` waits forever here, unlike NI's
+    1.2 API (see the module docstring).
 
     Args:
         seconds: ``None`` or ``math.inf`` = wait forever, otherwise seconds >= 0.

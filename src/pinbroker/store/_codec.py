@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pinbroker.events import EventOwner
-from pinbroker.pinmap._results import ChannelMapping
+from pinbroker.pinmap import ChannelMapping
 from pinbroker.reservation import ClientIdentity
 
 __all__ = [

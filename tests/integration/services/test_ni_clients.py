@@ -1,6 +1,8 @@
 """NI's published clients, unchanged, against a real pinbroker on port 0.
 
-Expected values come from session-mapping.md (the rules NI's own tests assert).
+Expected values come from session-mapping.md (the rules NI's own tests assert), on pin maps
+written for these tests under ``tests/data/`` (``ni_clients_*.pinmap``), so they run on any
+clone; only the corpus walk in ``tests/unit/pinmap`` needs NI's pin maps in ``../shared``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from ni.measurementlink.sessionmanagement.v1.client import (
 
 from pinbroker.server.app import RunningServer
 
-Locate = Callable[[str], Path]
+DATA = Path(__file__).resolve().parents[2] / "data"
+TWO_SITE = DATA / "ni_clients_two_site.pinmap"
+"""DCPower group "Rails" over SMU_B (declared first) and SMU_A; scope OSC1 with system pin TRIG."""
+MULTIPLEXED = DATA / "ni_clients_multiplexed.pinmap"
+"""DCPower group "Rails" over SMU_A and SMU_B with routes through MuxA and MuxB; scope OSC1."""
+RAILS = "SMU_B/0, SMU_B/2, SMU_B/10, SMU_A/1, SMU_A/3"
+"""resource_name of TWO_SITE's DCPower group: declaration order, channels numeric."""
 
 
 @pytest.fixture
@@ -39,89 +47,111 @@ def _mappings(info: SessionInformation) -> list[tuple[str, int, str]]:
     return [(m.pin_or_relay_name, m.site, m.channel) for m in info.channel_mappings]
 
 
-def test_pin_map_a_dcpower_group_spans_instruments(
-    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+def test_dcpower_group_spans_instruments(
+    ni_clients: tuple[PinMapClient, SessionManagementClient],
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(
-        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
-    )
-    assert pin_map_id.endswith("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites.pinmap")
+    pin_map_id = pin_maps.update_pin_map(TWO_SITE)
+    assert pin_map_id == str(TWO_SITE)
 
     with sessions.reserve_sessions(
         PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), instrument_type_id="niDCPower"
     ) as reservation:
         (info,) = reservation.session_info
-        resource = "DCPower1/0, DCPower1/1, DCPower1/2, DCPower1/3, DCPower2/1"
-        assert info.resource_name == resource
-        assert info.session_name == f"niDCPower-{resource}"
+        assert info.resource_name == RAILS
+        assert info.session_name == f"niDCPower-{RAILS}"
         assert info.instrument_type_id == "niDCPower"
         # site-major in requested-site order, system pins last (session-mapping.md decision 1)
         assert _mappings(info) == [
-            ("A", 0, "DCPower1/0"),
-            ("B", 0, "DCPower1/2"),
-            ("A", 1, "DCPower1/1"),
-            ("B", 1, "DCPower2/1"),
-            ("S1", -1, "DCPower1/3"),
+            ("VIN", 0, "SMU_B/10"),
+            ("VOUT", 0, "SMU_A/3"),
+            ("VIN", 1, "SMU_B/2"),
+            ("VOUT", 1, "SMU_A/1"),
+            ("VREF", -1, "SMU_B/0"),
         ]
-        assert info.channel_list == "DCPower1/0, DCPower1/2, DCPower1/1, DCPower2/1, DCPower1/3"
+        assert info.channel_list == "SMU_B/10, SMU_A/3, SMU_B/2, SMU_A/1, SMU_B/0"
 
 
-def test_pin_map_a_scope_site_1_with_system_pin(
-    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
-) -> None:
+def test_sites_in_requested_order(ni_clients: tuple[PinMapClient, SessionManagementClient]) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(
-        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
-    )
+    pin_map_id = pin_maps.update_pin_map(TWO_SITE)
     with sessions.reserve_session(
-        PinMapContext(pin_map_id=pin_map_id, sites=[1]), ["C", "S2"]
+        PinMapContext(pin_map_id=pin_map_id, sites=[1, 0]), ["VIN"]
     ) as reservation:
         info = reservation.session_info
-        assert (info.session_name, info.resource_name) == ("niScope-SCOPE1", "SCOPE1")
-        assert info.channel_list == "1, 3"
-        assert _mappings(info) == [("C", 1, "1"), ("S2", -1, "3")]
+        assert info.resource_name == RAILS  # the whole group, whatever the selection
+        assert _mappings(info) == [("VIN", 1, "SMU_B/2"), ("VIN", 0, "SMU_B/10")]
 
 
-def test_pin_map_d_multiplexed_routes(
-    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+def test_scope_site_1_with_system_pin(
+    ni_clients: tuple[PinMapClient, SessionManagementClient],
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(
-        ni_pinmap("PinMapD_3Instruments_4DutPins_2Sites_2Multiplexers")
-    )
+    pin_map_id = pin_maps.update_pin_map(TWO_SITE)
+    with sessions.reserve_session(
+        PinMapContext(pin_map_id=pin_map_id, sites=[1]), ["CLK", "TRIG"]
+    ) as reservation:
+        info = reservation.session_info
+        assert (info.session_name, info.resource_name) == ("niScope-OSC1", "OSC1")
+        assert info.channel_list == "2, 3"
+        assert _mappings(info) == [("CLK", 1, "2"), ("TRIG", -1, "3")]
+
+
+def test_multiplexed_routes(ni_clients: tuple[PinMapClient, SessionManagementClient]) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(MULTIPLEXED)
     with sessions.reserve_sessions(
-        PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), ["A"]
+        PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), ["IN"]
     ) as reservation:
         (info,) = reservation.session_info
-        assert info.resource_name == "DCPower1/0, DCPower1/1, DCPower1/3, DCPower2/2"
+        assert info.resource_name == "SMU_A/0, SMU_A/2, SMU_A/3, SMU_B/1"
         assert list(info.channel_mappings) == [
-            ChannelMapping("A", 0, "DCPower1/0", "Multiplexer1", "C1->r0,C2->r0"),
-            ChannelMapping("A", 1, "DCPower1/1", "", ""),
+            ChannelMapping("IN", 0, "SMU_A/3", "MuxA", "R1->c3,R2->c3"),
+            ChannelMapping("IN", 1, "SMU_A/2", "", ""),
         ]
-        assert [m.session_name for m in reservation.multiplexer_session_info] == ["Multiplexer1"]
-        assert reservation.multiplexer_session_info[0].multiplexer_type_id == "MyMultiplexerType"
+        # only the multiplexer the selection uses
+        assert [m.session_name for m in reservation.multiplexer_session_info] == ["MuxA"]
+        assert reservation.multiplexer_session_info[0].multiplexer_type_id == "LabMatrix"
+
+
+def test_multiplexed_routes_through_two_multiplexers(
+    ni_clients: tuple[PinMapClient, SessionManagementClient],
+) -> None:
+    pin_maps, sessions = ni_clients
+    pin_map_id = pin_maps.update_pin_map(MULTIPLEXED)
+    with sessions.reserve_sessions(
+        PinMapContext(pin_map_id=pin_map_id, sites=[0, 1]), ["OUT"]
+    ) as reservation:
+        (info,) = reservation.session_info
+        assert list(info.channel_mappings) == [
+            # the route is kept verbatim, space after the comma included
+            ChannelMapping("OUT", 0, "SMU_A/3", "MuxA", "R3->c3, R4->c3"),
+            ChannelMapping("OUT", 1, "SMU_B/1", "MuxB", "X0->y1"),
+        ]
+        muxes = reservation.multiplexer_session_info
+        assert [(m.session_name, m.resource_name) for m in muxes] == [
+            ("MuxA", "MuxA"),
+            ("MuxB", "MuxB"),
+        ]
 
 
 def test_reserved_session_blocks_second_reservation_until_unreserved(
-    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+    ni_clients: tuple[PinMapClient, SessionManagementClient],
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(
-        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
-    )
+    pin_map_id = pin_maps.update_pin_map(TWO_SITE)
     context = PinMapContext(pin_map_id=pin_map_id, sites=[0])
-    first = sessions.reserve_sessions(context, ["C"], timeout=0)
+    first = sessions.reserve_sessions(context, ["CLK"], timeout=0)
     with pytest.raises(grpc.RpcError) as caught:
-        sessions.reserve_sessions(context, ["C"], timeout=0)
+        sessions.reserve_sessions(context, ["CLK"], timeout=0)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert "SCOPE1" in (caught.value.details() or "")
+    assert "OSC1" in (caught.value.details() or "")
 
     granted = threading.Event()
     results: list[object] = []
 
     def wait_for_it() -> None:
-        results.append(sessions.reserve_sessions(context, ["C"], timeout=30))
+        results.append(sessions.reserve_sessions(context, ["CLK"], timeout=30))
         granted.set()
 
     waiter = threading.Thread(target=wait_for_it)
@@ -134,17 +164,15 @@ def test_reserved_session_blocks_second_reservation_until_unreserved(
 
 
 def test_register_then_reserve_all_registered(
-    ni_pinmap: Locate, ni_clients: tuple[PinMapClient, SessionManagementClient]
+    ni_clients: tuple[PinMapClient, SessionManagementClient],
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(
-        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
-    )
+    pin_map_id = pin_maps.update_pin_map(TWO_SITE)
     with sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=None)) as reservation:
         infos = reservation.session_info
         assert [i.session_name for i in infos] == [
-            "niDCPower-DCPower1/0, DCPower1/1, DCPower1/2, DCPower1/3, DCPower2/1",
-            "niScope-SCOPE1",
+            f"niDCPower-{RAILS}",
+            "niScope-OSC1",
         ]
         assert not any(i.session_exists for i in infos)
         sessions.register_sessions(infos)
@@ -168,40 +196,37 @@ def test_register_then_reserve_all_registered(
 
 
 def test_waiter_whose_deadline_passes_leaves_the_queue(
-    ni_pinmap: Locate,
     ni_clients: tuple[PinMapClient, SessionManagementClient],
     grpc_channel: grpc.Channel,
 ) -> None:
     pin_maps, sessions = ni_clients
-    pin_map_id = pin_maps.update_pin_map(
-        ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
-    )
+    pin_map_id = pin_maps.update_pin_map(TWO_SITE)
     context = PinMapContext(pin_map_id=pin_map_id, sites=[0])
-    holder = sessions.reserve_sessions(context, ["C"], timeout=0)
+    holder = sessions.reserve_sessions(context, ["CLK"], timeout=0)
     stub = pb_grpc.SessionManagementServiceStub(grpc_channel)
     request = pb.ReserveSessionsRequest(
         pin_map_context=pin_map_context_pb2.PinMapContext(pin_map_id=pin_map_id, sites=[0]),
-        pin_or_relay_names=["C"],
+        pin_or_relay_names=["CLK"],
         timeout_in_milliseconds=-1,
     )
     with pytest.raises(grpc.RpcError) as caught:
         stub.ReserveSessions(request, timeout=0.5)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     holder.unreserve()
-    # Had the abandoned waiter stayed queued it would now hold SCOPE1 forever.
-    with sessions.reserve_sessions(context, ["C"], timeout=20) as reservation:
+    # Had the abandoned waiter stayed queued it would now hold OSC1 forever.
+    with sessions.reserve_sessions(context, ["CLK"], timeout=20) as reservation:
         assert len(reservation.session_info) == 1
 
 
 def test_state_survives_restart(
-    ni_pinmap: Locate, start_pinbroker: Callable[..., RunningServer], tmp_path: Path
+    start_pinbroker: Callable[..., RunningServer], tmp_path: Path
 ) -> None:
     state = tmp_path / "restart-state"
     first = start_pinbroker(state_dir=state)
     with grpc.insecure_channel(first.address) as channel:
         pin_maps = PinMapClient(grpc_channel=channel)
         sessions = SessionManagementClient(grpc_channel=channel)
-        pin_map_path = ni_pinmap("PinMapA_3Instruments_3DutPins_2SystemPins_2Sites")
+        pin_map_path = TWO_SITE
         pin_map_id = pin_maps.update_pin_map(pin_map_path)
         reservation = sessions.reserve_sessions(PinMapContext(pin_map_id=pin_map_id, sites=[0]))
         sessions.register_sessions(reservation.session_info)

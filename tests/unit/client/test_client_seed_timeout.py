@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ni_measurementlink_service._timeout import MAX_TIMEOUT_MS, timeout_to_milliseconds
-from ni_measurementlink_service.session_management import _timeout_to_milliseconds
+from ni_measurementlink_service._timeout import MAX_TIMEOUT_MS, ni_timeout_to_milliseconds
+from ni_measurementlink_service.session_management import _ni_timeout_to_milliseconds
+from pinbroker.reservation import timeout_from_milliseconds, timeout_to_milliseconds
 
 
 @pytest.mark.parametrize(
@@ -36,25 +37,32 @@ from ni_measurementlink_service.session_management import _timeout_to_millisecon
     ],
 )
 def test_conversion(seconds: float | None, milliseconds: int) -> None:
-    assert timeout_to_milliseconds(seconds) == milliseconds
+    assert ni_timeout_to_milliseconds(seconds) == milliseconds
 
 
 def test_seed_module_uses_the_conversion() -> None:
-    assert _timeout_to_milliseconds is timeout_to_milliseconds
+    assert _ni_timeout_to_milliseconds is ni_timeout_to_milliseconds
 
 
 def test_nan_is_rejected() -> None:
     with pytest.raises(ValueError, match="NaN"):
-        timeout_to_milliseconds(math.nan)
+        ni_timeout_to_milliseconds(math.nan)
 
 
 def test_too_long_is_rejected_with_the_limit_in_the_message() -> None:
     with pytest.raises(ValueError, match=r"too long.*2147483\.647 s"):
-        timeout_to_milliseconds(MAX_TIMEOUT_MS / 1000 + 1)
+        ni_timeout_to_milliseconds(MAX_TIMEOUT_MS / 1000 + 1)
 
 
 @given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
 def test_result_is_never_below_minus_one_and_matches_rounding(seconds: float) -> None:
-    result = timeout_to_milliseconds(seconds)
+    result = ni_timeout_to_milliseconds(seconds)
     assert result >= -1
     assert result == (-1 if round(seconds * 1000) < 0 else round(seconds * 1000))
+
+
+def test_none_is_do_not_wait_in_ni_api_and_wait_forever_in_pinbroker() -> None:
+    # Two conventions, two names: NI's 1.2 API sends 0 for None, pinbroker's own sends -1.
+    assert ni_timeout_to_milliseconds(None) == 0
+    assert timeout_to_milliseconds(None) == -1
+    assert timeout_from_milliseconds(ni_timeout_to_milliseconds(None)) == 0.0

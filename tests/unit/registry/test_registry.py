@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pinbroker.errors import InvalidSessionError, SessionAlreadyRegisteredError
-from pinbroker.pinmap._results import ChannelMapping
+from pinbroker.pinmap import ChannelMapping
 from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
 from pinbroker.store import MemoryStore, SqliteStore, Store
 from pinbroker.types import InstrumentTypeId, SessionName

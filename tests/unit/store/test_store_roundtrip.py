@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pinbroker.errors import SessionAlreadyRegisteredError
-from pinbroker.pinmap._results import ChannelMapping
+from pinbroker.pinmap import ChannelMapping
 from pinbroker.registry import MultiplexerRecord, SessionRecord
 from pinbroker.reservation import FakeClock, Reservation, ReservationId, ReservationTable
 from pinbroker.store import MemoryStore, SqliteStore, Store
