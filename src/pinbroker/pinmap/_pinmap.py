@@ -7,7 +7,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pinbroker.errors import PinMapParseError, PinMapTooLargeError
-from pinbroker.pinmap._gc import gc_paused
 from pinbroker.pinmap._index import PinMapIndex, build_index, default_names
 from pinbroker.pinmap._limits import DEFAULT_LIMITS, ParseLimits
 from pinbroker.pinmap._model import (
@@ -39,9 +38,6 @@ from pinbroker.types import InstrumentTypeId, SessionName, SessionNaming
 
 __all__ = ["MAX_PROBLEMS", "PinMap", "load_pinmap", "load_pinmap_file"]
 
-_PAUSE_GC_FROM = 1_000_000
-"""Documents of at least this many bytes are read with the garbage collector paused."""
-
 MAX_PROBLEMS = 10_000
 """Most problems listed in one ``PinMapParseError`` (the rest are counted in a last line)."""
 
@@ -68,13 +64,12 @@ def load_pinmap(
         PinMapTooLargeError: The document exceeds one of ``limits``.
     """
     data = prepare_input(xml, limits, source)
-    with gc_paused(len(data) >= _PAUSE_GC_FROM):
-        raw = parse_pinmap(data, limits, source)
-        del data
-        symbols = validate(raw)
-        raw.line_map = None  # it holds the document; nothing needs lines after validation
-        if not raw.problems:
-            return PinMap(raw, symbols, build_index(raw, symbols), source)
+    raw = parse_pinmap(data, limits, source)
+    del data
+    symbols = validate(raw)
+    raw.line_map = None  # it holds the document; nothing needs lines after validation
+    if not raw.problems:
+        return PinMap(raw, symbols, build_index(raw, symbols), source)
     # A probable misspelling is often why the document fails (a misspelled ChannelGroup leaves
     # its channels in no group): list it among the problems, where the reader looks.
     misspellings = [w for w in raw.warnings if SUGGESTION in w[1]]
