@@ -25,6 +25,20 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+DEFAULT_PIN_MAP_CACHE_MB = 256
+"""``--pin-map-cache`` default (``pinbroker.broker.DEFAULT_PIN_MAP_CACHE_BYTES``)."""
+
+
+def _megabytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of megabytes") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} MB: must not be negative")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser for the ``pinbroker`` command."""
     parser = argparse.ArgumentParser(prog="pinbroker", description=__doc__.splitlines()[0])
@@ -91,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="refuse (FAILED_PRECONDITION) an unreserve whose fencing token is stale or "
         "missing, instead of ignoring it or releasing by name",
+    )
+    serve.add_argument(
+        "--pin-map-cache",
+        type=_megabytes,
+        default=DEFAULT_PIN_MAP_CACHE_MB,
+        metavar="MB",
+        help="memory for parsed pin maps; beyond it the least recently used are dropped and "
+        "parsed again from the state store when next used (default: %(default)s)",
     )
     serve.add_argument(
         "--admin-token-file",

@@ -22,6 +22,7 @@ from pinbroker.errors import (
     AmbiguousServiceError,
     InvalidServiceQueryError,
     InvalidServiceRegistrationError,
+    PermissionDeniedError,
     RegistrationNotFoundError,
     ServiceNotFoundError,
 )
@@ -39,6 +40,7 @@ class _Registration:
     descriptor: ServiceDescriptor
     location: ServiceLocation
     version: Version  # INTERNAL_VERSION when the service registered without one
+    protected: bool = False  # the server's own: no client may replace or unregister it
 
     def matches(self, provided_interface: str, service_class: str) -> bool:
         return (not provided_interface or self.descriptor.provides(provided_interface)) and (
@@ -52,6 +54,11 @@ class ServiceRegistry:
     A service class may be registered in several versions side by side. Registering a class in a
     version it is already registered in replaces the earlier registration (a restarted service
     re-registers before its old registration was removed); the earlier id is then unknown.
+
+    A *protected* registration (the server's own services, registered with ``protected=True``)
+    can be neither replaced nor unregistered: registering anything else with its service class
+    or one of its interfaces, or unregistering its id, raises ``PermissionDeniedError``. So no
+    client can send NI's clients to another port in place of pinbroker's own services.
 
     Args:
         local_node_url: Name reported for this host by :meth:`enumerate_compute_nodes` and
@@ -68,8 +75,19 @@ class ServiceRegistry:
         """The one compute node of this registry: the host it runs on."""
         return self._local_node
 
-    def register(self, descriptor: ServiceDescriptor, location: ServiceLocation) -> RegistrationId:
+    def register(
+        self,
+        descriptor: ServiceDescriptor,
+        location: ServiceLocation,
+        *,
+        protected: bool = False,
+    ) -> RegistrationId:
         """Register a running service instance.
+
+        Args:
+            descriptor: What the service is.
+            location: Where it is served.
+            protected: The server's own service: refuse to replace or unregister it later.
 
         Returns:
             The id that :meth:`unregister` takes.
@@ -79,12 +97,27 @@ class ServiceRegistry:
                 ``service_class`` or ``location`` is empty, both ports are empty, a port is not a
                 number in 1-65535, or ``versions`` holds more than one version, a version not in
                 ``major.minor.patch`` format or the reserved ``0.0.1``.
+            PermissionDeniedError: If a protected registration has the same service class or
+                provides one of the same interfaces.
         """
         version = _validate_registration(descriptor, location)
         registration = _Registration(
-            RegistrationId(uuid.uuid4().hex), descriptor, location, version
+            RegistrationId(uuid.uuid4().hex), descriptor, location, version, protected
         )
         with self._lock:
+            for other in self._registrations.values():
+                if other.protected and not protected and _overlaps(other.descriptor, descriptor):
+                    _logger.warning(
+                        "refused to register service %r at %s: it would replace %r",
+                        descriptor.service_class,
+                        location,
+                        other.descriptor.display_name,
+                    )
+                    raise PermissionDeniedError(
+                        f"cannot register service '{_cut(descriptor.service_class)}': "
+                        f"'{other.descriptor.service_class}' is served by this server itself "
+                        f"({other.descriptor.display_name}) and cannot be replaced"
+                    )
             replaced = [
                 old.registration_id
                 for old in self._registrations.values()
@@ -111,15 +144,22 @@ class ServiceRegistry:
             InvalidServiceRegistrationError: If ``registration_id`` is empty.
             RegistrationNotFoundError: If no registration has that id (never registered, already
                 unregistered, or replaced by a later registration of the same class and version).
+            PermissionDeniedError: If the registration is protected (the server's own).
         """
         if not registration_id:
             raise InvalidServiceRegistrationError(
                 "cannot unregister service: registration_id is empty"
             )
         with self._lock:
-            removed = self._registrations.pop(RegistrationId(registration_id), None)
-        if removed is None:
-            raise RegistrationNotFoundError(registration_id)
+            found = self._registrations.get(RegistrationId(registration_id))
+            if found is None:
+                raise RegistrationNotFoundError(_cut(registration_id))
+            if found.protected:
+                raise PermissionDeniedError(
+                    f"cannot unregister {registration_id}: it is "
+                    f"{found.descriptor.display_name}, served by this server itself"
+                )
+            removed = self._registrations.pop(found.registration_id)
         _logger.info(
             "unregistered service %r (%s)", removed.descriptor.service_class, registration_id
         )
@@ -251,6 +291,20 @@ class ServiceRegistry:
         return max(matches, key=lambda registration: registration.version)
 
 
+def _overlaps(protected: ServiceDescriptor, other: ServiceDescriptor) -> bool:
+    """Whether ``other`` would replace ``protected`` or compete with it in a resolve."""
+    return other.service_class == protected.service_class or not set(
+        other.provided_interfaces
+    ).isdisjoint(protected.provided_interfaces)
+
+
+_MAX_QUOTED = 200
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MAX_QUOTED else text[: _MAX_QUOTED - 3] + "..."
+
+
 def _describe_request(provided_interface: str, service_class: str, version: str) -> str:
     text = f"interface '{provided_interface}'"
     if service_class:
@@ -267,11 +321,10 @@ def _validate_registration(descriptor: ServiceDescriptor, location: ServiceLocat
         problems.append("display_name is empty")
     if not descriptor.provided_interfaces:
         problems.append("provided_interfaces is empty")
-    problems.extend(
-        f"provided_interfaces[{index}] is empty"
-        for index, name in enumerate(descriptor.provided_interfaces)
-        if not name.strip()
-    )
+    empty = [i for i, name in enumerate(descriptor.provided_interfaces) if not name.strip()]
+    problems.extend(f"provided_interfaces[{index}] is empty" for index in empty[:10])
+    if len(empty) > 10:
+        problems.append(f"... and {len(empty) - 10} more empty provided_interfaces")
     if not descriptor.service_class.strip():
         problems.append("service_class is empty")
     version, version_problem = _registered_version(descriptor.versions)
@@ -288,7 +341,7 @@ def _validate_registration(descriptor: ServiceDescriptor, location: ServiceLocat
         if port and not _is_port(port):
             problems.append(f"{name} '{port}' is not a port number (1-{_MAX_PORT})")
     if problems:
-        which = f" '{descriptor.service_class}'" if descriptor.service_class.strip() else ""
+        which = f" '{_cut(descriptor.service_class)}'" if descriptor.service_class.strip() else ""
         raise InvalidServiceRegistrationError(
             f"cannot register service{which}: {'; '.join(problems)}"
         )

@@ -157,6 +157,8 @@ def register_builtin_services(registry: ServiceRegistry, *, host: str, port: int
     NI's clients resolve them. A wildcard ``host`` ("", "0.0.0.0", "::") is registered as
     ``localhost`` and an IPv6 literal in brackets, so ``f"{location}:{port}"`` is connectable.
     The Discovery Service itself is not registered: clients find it through the key file.
+    Both registrations are protected: RegisterService of the same service class or interface,
+    and UnregisterService of their ids, are PERMISSION_DENIED for every client.
 
     Args:
         registry: The registry to register in.
@@ -192,6 +194,7 @@ def register_builtin_services(registry: ServiceRegistry, *, host: str, port: int
                 },
             ),
             location,
+            protected=True,
         )
         for name, display_name, what in builtins
     ]

@@ -29,6 +29,19 @@ _logger = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "internal error in pinbroker; the server log has the details"
 
+MAX_MESSAGE_BYTES = 4000
+"""Longer error messages (in UTF-8) are cut: gRPC carries them in a header with a size limit
+(8 KiB by default), and a caller sent an oversized one sees RESOURCE_EXHAUSTED instead of the
+status. The messages that list items (timeout obstacles, pin map problems) bound themselves."""
+
+
+def _bounded(message: str) -> str:
+    encoded = message.encode("utf-8", errors="replace")
+    if len(encoded) <= MAX_MESSAGE_BYTES:
+        return message
+    kept = encoded[: MAX_MESSAGE_BYTES - 48].decode("utf-8", errors="ignore")
+    return f"{kept} ... (message of {len(encoded):,} bytes cut)"
+
 
 def status_of(exc: PinbrokerError) -> grpc.StatusCode:
     """Return the gRPC status code that ``exc`` maps to."""
@@ -81,7 +94,7 @@ def _failure(method: str, exc: Exception) -> tuple[grpc.StatusCode, str]:
         Exception: ``exc`` itself if it is grpc's signal of an abort (passes through).
     """
     if isinstance(exc, PinbrokerError):
-        return status_of(exc), str(exc)
+        return status_of(exc), _bounded(str(exc))
     if _is_abort(exc):
         raise exc
     _logger.error("unexpected error in %s", method, exc_info=exc)

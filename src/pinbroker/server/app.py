@@ -35,13 +35,19 @@ from ni.measurementlink.sessionmanagement.v1 import (
 
 from pinbroker._proto.pinbroker.admin.v1 import admin_pb2, admin_pb2_grpc
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2, lease_pb2_grpc
-from pinbroker.broker import HoldWatch, LeaseManager, PinMapRepository, SessionManager
+from pinbroker.broker import (
+    DEFAULT_PIN_MAP_CACHE_BYTES,
+    HoldWatch,
+    LeaseManager,
+    PinMapRepository,
+    SessionManager,
+)
 from pinbroker.discovery import ServiceRegistry
 from pinbroker.discovery_file import (
     DiscoveryKey,
     default_key_file_path,
+    publish_key_file,
     remove_key_file,
-    write_key_file,
 )
 from pinbroker.errors import PinbrokerError
 from pinbroker.events import EventLog
@@ -139,6 +145,8 @@ class ServerConfig:
             from other hosts (``--admin-token-file``); local callers need none.
         event_history: Events kept (in memory and in the state store).
         parse_limits: Pin map parser limits.
+        pin_map_cache_bytes: Memory budget of parsed pin maps (``--pin-map-cache``); beyond it
+            the least recently used are dropped and parsed again from the store when next used.
         grace_seconds: How long in-flight calls may take to finish on shutdown.
         store: A store to use instead of opening one (for embedding and tests); the server
             closes it when it stops.
@@ -162,6 +170,7 @@ class ServerConfig:
     admin_token_file: Path | None = None
     event_history: int = DEFAULT_EVENT_HISTORY
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
+    pin_map_cache_bytes: int = DEFAULT_PIN_MAP_CACHE_BYTES
     grace_seconds: float = 5.0
     store: Store | None = None
 
@@ -225,7 +234,7 @@ class RunningServer:
             self._event_writer.close()
             self._store.close()
             if self._key_file is not None:
-                remove_key_file(self._key_file, only_if_pid=os.getpid())
+                remove_key_file(self._key_file, only_if_pid=os.getpid(), only_if_port=self.port)
             self._stopped.set()
 
     def wait(self) -> None:
@@ -256,7 +265,12 @@ def start_server(config: ServerConfig) -> RunningServer:
     try:
         events = EventLog(capacity=config.event_history, on_append=event_writer.submit)
         events.restore(store.load_events(config.event_history))
-        pin_maps = PinMapRepository(store, limits=config.parse_limits, events=events)
+        pin_maps = PinMapRepository(
+            store,
+            limits=config.parse_limits,
+            events=events,
+            cache_bytes=config.pin_map_cache_bytes,
+        )
         for problem in pin_maps.restore():
             _logger.error("%s", problem)
         for path in config.pin_map_files:
@@ -304,12 +318,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         store.close()
         raise
 
-    key_file: Path | None
-    if not config.publish_key_file:
-        key_file = None
-    else:
-        key_file = config.discovery_key_file or default_key_file_path()
-        write_key_file(key_file, DiscoveryKey(port=port, host=config.host, pid=os.getpid()))
+    key_file = _publish_key_file(config, port) if config.publish_key_file else None
     return RunningServer(
         server,
         loop_thread=loop_thread,
@@ -325,6 +334,22 @@ def start_server(config: ServerConfig) -> RunningServer:
         key_file=key_file,
         grace_seconds=config.grace_seconds,
     )
+
+
+def _publish_key_file(config: ServerConfig, port: int) -> Path | None:
+    """Write the discovery key file unless another live server owns it; return it if written."""
+    path = config.discovery_key_file or default_key_file_path()
+    other = publish_key_file(path, DiscoveryKey(port=port, host=config.host, pid=os.getpid()))
+    if other is None:
+        return path
+    _logger.warning(
+        "discovery key file %s belongs to another running pinbroker (pid %s, %s); "
+        "not publishing this server there: clients that use the key file reach the other one",
+        path,
+        other.pid if other.pid is not None else "unknown",
+        other.address,
+    )
+    return None
 
 
 async def _start_grpc(
@@ -461,6 +486,7 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         release_on_disconnect=args.release_on_disconnect,
         strict_owner=args.strict_owner,
         admin_token_file=Path(args.admin_token_file) if args.admin_token_file else None,
+        pin_map_cache_bytes=args.pin_map_cache * 1024 * 1024,
     )
 
 

@@ -71,6 +71,12 @@ class MemoryStore:
             self._check_open()
             return list(self._pin_maps.items())
 
+    def load_pin_map(self, pin_map_id: PinMapId) -> str | None:
+        """Return one stored pin map's XML, or None if no pin map has this id."""
+        with self._lock:
+            self._check_open()
+            return self._pin_maps.get(pin_map_id)
+
     # ------------------------------------------------------------------ sessions
 
     def add_sessions(self, records: Sequence[SessionRecord]) -> None:

@@ -60,6 +60,10 @@ class Store(RegistryStore, ReservationJournal, Protocol):
         """Return ``(pin_map_id, xml)`` of every stored pin map, in order of first insertion."""
         ...
 
+    def load_pin_map(self, pin_map_id: PinMapId) -> str | None:
+        """Return one stored pin map's XML, or None if no pin map has this id."""
+        ...
+
     def delete_reservation(self, reservation_id: ReservationId) -> None:
         """Forget a reservation with all its sessions; an unknown id is ignored."""
         ...

@@ -598,3 +598,21 @@ def test_request_states_only_move_forward() -> None:
     request.move_to(State.FAILED)
     with pytest.raises(AssertionError, match="failed -> granted is not allowed"):
         request.move_to(State.GRANTED)
+
+
+def test_timeout_message_names_the_first_ten_obstacles_and_counts_the_rest(
+    table: ReservationTable,
+) -> None:
+    names = [f"session{i:03}" for i in range(300)]
+    for name in names:
+        table.reserve([name], owner=f"holder-of-{name}", timeout=0)
+
+    with pytest.raises(ReservationTimeoutError) as info:
+        table.reserve(names, owner="x" * 5000, timeout=0)
+
+    message = str(info.value)
+    assert "'session000' is held by 'holder-of-session000'" in message
+    assert "'session009' is held by" in message
+    assert "'session010'" not in message
+    assert message.endswith("; ... and 290 more")
+    assert len(message) < 2000  # the 5,000-character owner is cut too
