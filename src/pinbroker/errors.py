@@ -328,10 +328,12 @@ class StaleTokenError(FailedPreconditionError):
 
 
 class PermissionDeniedError(PinbrokerError):
-    """Raised when a destructive admin call (force release) comes from a remote caller.
+    """Raised when a caller may not do what it asks.
 
-    Such calls are accepted from loopback addresses and Unix sockets, or with the admin token
-    (``--admin-token-file``) in the ``pinbroker-admin-token`` metadata.
+    A destructive admin call (force release) from a remote caller: such calls are accepted
+    from loopback addresses and Unix sockets, or with the admin token (``--admin-token-file``)
+    in the ``pinbroker-admin-token`` metadata. A discovery registration or unregistration that
+    would replace or remove pinbroker's own service entries.
     """
 
     status = "PERMISSION_DENIED"
