@@ -10,8 +10,50 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "version"]
+
+
+def version() -> str:
+    """Return pinbroker's version: the installed distribution's, else ``pinbroker.__version__``."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("pinbroker")
+    except metadata.PackageNotFoundError:
+        from pinbroker import __version__
+
+        return __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors can be one line with a fixed prefix.
+
+    ``pinbroker serve --port 70000`` prints ``pinbroker: cannot start: argument --port: ...``
+    (exit status 2) like every other start-up failure, instead of argparse's usage block.
+    """
+
+    def __init__(self, *args: Any, failure_prefix: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._failure_prefix = failure_prefix
+
+    def error(self, message: str) -> NoReturn:
+        """Exit with status 2 after printing the usage error (one line if a prefix is set)."""
+        if self._failure_prefix is None:
+            super().error(message)
+        self.exit(2, f"{self._failure_prefix}{message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    """Parse a TCP port, 0 to 65535 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
 
 
 def _positive_seconds(text: str) -> float:
@@ -41,17 +83,25 @@ def _megabytes(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser for the ``pinbroker`` command."""
-    parser = argparse.ArgumentParser(prog="pinbroker", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="pinbroker", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pinbroker {version()}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     serve = commands.add_parser(
-        "serve", help="run the Pin Map, Session Management and Discovery services"
+        "serve",
+        help="run the Pin Map, Session Management and Discovery services",
+        failure_prefix="pinbroker: cannot start: ",
     )
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
     serve.add_argument(
-        "--port", type=int, default=0, help="port to listen on; 0 picks a free port (default)"
+        "--port",
+        type=_port,
+        default=0,
+        help="port to listen on, 0 to 65535; 0 picks a free port (default)",
     )
     serve.add_argument(
         "--state-dir",
@@ -121,7 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="file with the token that lets other hosts force release sessions "
         "(local callers need none)",
     )
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="least severe log lines written to stderr (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="text lines, or one JSON object per line (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--debug",
+        action="store_true",
+        help="print the traceback of a start-up failure, not only its one-line summary",
+    )
 
     pinmap = commands.add_parser("pinmap", help="check or show .pinmap files")
     pinmap_commands = pinmap.add_subparsers(
@@ -172,7 +238,7 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_admin_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     status = commands.add_parser("status", help="show held sessions and who waits for them")
     _add_address(status)
     status.add_argument("--json", action="store_true", help="print the stable JSON form")
@@ -243,9 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pinbroker`` command and return its exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        from pinbroker.server.app import serve_from_args
+        from pinbroker._serve_cli import run_serve
 
-        return serve_from_args(args)
+        return run_serve(args)
     if args.command in ("status", "release", "events"):
         return _run_admin_command(args)
     from pinbroker.pinmap._cli import run_check, run_show

@@ -102,8 +102,8 @@ class HoldWatch:
         except Exception:
             _logger.exception("releasing reservation %s (%s) failed", rid, reason)
             return
-        if released:
-            _logger.warning(
+        if released:  # also an `expired` event, which pinbroker serve logs
+            _logger.debug(
                 "reservation %s released: %s (%s)",
                 rid,
                 reason,

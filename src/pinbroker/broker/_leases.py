@@ -119,8 +119,8 @@ class LeaseManager:
             self._unreleased[lease.id] = lease
             return
         self._unreleased.pop(lease.id, None)
-        if released:
-            _logger.warning("%s; released %s", reason, ", ".join(repr(name) for name in released))
+        if released:  # each release is an `expired` event, which pinbroker serve logs
+            _logger.debug("%s; released %s", reason, ", ".join(repr(name) for name in released))
         else:
             _logger.info("%s", reason)
         try:

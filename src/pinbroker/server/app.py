@@ -1,24 +1,21 @@
 """Application wiring: build the services, serve them on one port, stop gracefully.
 
-``pinbroker serve`` calls :func:`serve_from_args`; tests call :func:`start_server` with a
-:class:`ServerConfig` and get a :class:`RunningServer` bound to a free port.
+``pinbroker serve`` (:mod:`pinbroker._serve_cli`) and tests call :func:`start_server` with a
+:class:`ServerConfig` and get a :class:`RunningServer`. This module parses no arguments and
+configures no logging: that is the command line's job.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
-import signal
-import sys
 import threading
 import time
 from collections.abc import Coroutine
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 import grpc
@@ -49,7 +46,6 @@ from pinbroker.discovery_file import (
     publish_key_file,
     remove_key_file,
 )
-from pinbroker.errors import PinbrokerError
 from pinbroker.events import EventLog
 from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits
 from pinbroker.registry import SessionRegistry
@@ -64,7 +60,7 @@ from pinbroker.server._session_service import SessionManagementServicer
 from pinbroker.store import EventWriter, GroupCommitJournal, Store, open_store
 from pinbroker.types import SessionNaming
 
-__all__ = ["RunningServer", "ServerConfig", "serve_from_args", "start_server"]
+__all__ = ["RunningServer", "ServerConfig", "start_server"]
 
 _logger = logging.getLogger(__name__)
 
@@ -176,7 +172,16 @@ class ServerConfig:
 
 
 class RunningServer:
-    """A started pinbroker server. Stop it with :meth:`stop` (idempotent)."""
+    """A started pinbroker server. Stop it with :meth:`stop` (idempotent).
+
+    Attributes:
+        host: The address it listens on, as configured.
+        port: The port it listens on (the one picked, if 0 was asked for).
+        sessions: The session manager.
+        events: The event log.
+        restored_revision: The newest event revision restored from the state store at
+            start-up (0 if none): events after it happened in this run.
+    """
 
     def __init__(
         self,
@@ -194,6 +199,7 @@ class RunningServer:
         health_servicer: AsyncHealthServicer,
         key_file: Path | None,
         grace_seconds: float,
+        restored_revision: int = 0,
     ) -> None:
         self._server = server
         self._loop_thread = loop_thread
@@ -205,6 +211,7 @@ class RunningServer:
         self._event_writer = event_writer
         self.sessions = sessions
         self.events = events
+        self.restored_revision = restored_revision
         self._health = health_servicer
         self._key_file = key_file
         self._grace = grace_seconds
@@ -219,6 +226,11 @@ class RunningServer:
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return f"{host}:{self.port}"
+
+    @property
+    def key_file(self) -> Path | None:
+        """The discovery key file this server wrote, or None if it publishes none."""
+        return self._key_file
 
     def stop(self, grace: float | None = None) -> None:
         """Stop serving: waiters get UNAVAILABLE, in-flight calls finish, state is flushed."""
@@ -265,6 +277,7 @@ def start_server(config: ServerConfig) -> RunningServer:
     try:
         events = EventLog(capacity=config.event_history, on_append=event_writer.submit)
         events.restore(store.load_events(config.event_history))
+        restored_revision = events.latest_revision
         pin_maps = PinMapRepository(
             store,
             limits=config.parse_limits,
@@ -333,6 +346,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         health_servicer=health_servicer,
         key_file=key_file,
         grace_seconds=config.grace_seconds,
+        restored_revision=restored_revision,
     )
 
 
@@ -469,51 +483,3 @@ def _read_admin_token(config: ServerConfig) -> str | None:
     if not token:
         raise OSError(f"the admin token file {config.admin_token_file} is empty")
     return token
-
-
-def _config_from_args(args: argparse.Namespace) -> ServerConfig:
-    return ServerConfig(
-        host=args.host,
-        port=args.port,
-        state_dir=Path(args.state_dir) if args.state_dir else None,
-        pin_map_files=tuple(Path(p) for p in args.pin_map),
-        session_naming=SessionNaming(args.session_names),
-        discovery_key_file=Path(args.discovery_key_file)
-        if args.discovery_key_file is not None
-        else None,
-        lease_ttl=args.lease_ttl,
-        max_hold=args.max_hold,
-        release_on_disconnect=args.release_on_disconnect,
-        strict_owner=args.strict_owner,
-        admin_token_file=Path(args.admin_token_file) if args.admin_token_file else None,
-        pin_map_cache_bytes=args.pin_map_cache * 1024 * 1024,
-    )
-
-
-def serve_from_args(args: argparse.Namespace) -> int:
-    """Run ``pinbroker serve`` until SIGINT/SIGTERM; return the exit status."""
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    try:
-        running = start_server(_config_from_args(args))
-    except (PinbrokerError, OSError) as exc:
-        print(f"pinbroker: cannot start: {exc}", file=sys.stderr)
-        return 1
-
-    stop_requested = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    print(f"pinbroker listening on {running.host}:{running.port}", flush=True)
-    _logger.info("pinbroker listening on %s:%d", running.host, running.port)
-    stop_requested.wait()
-    _logger.info("stopping: finishing in-flight calls")
-    running.stop()
-    _logger.info("stopped")
-    return 0
