@@ -4,42 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-READY = re.compile(r"pinbroker listening on (\S+):(\d+)")
-
-
-class Serve:
-    """A ``pinbroker serve`` subprocess; its stderr goes to a file."""
-
-    def __init__(self, state: Path, env: dict[str, str], stderr: Path) -> None:
-        self.stderr_path = stderr
-        with stderr.open("w") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "pinbroker.cli", "serve", "--port", "0",
-                 "--state-dir", str(state)],
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                env=env,
-            )  # fmt: skip
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until the server says it is ready
-        match = READY.search(line)
-        assert match, f"unexpected first line: {line!r}; stderr: {stderr.read_text()}"
-        self.port = int(match.group(2))
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        return code
+from _serve import Serve
 
 
 def _key(path: Path) -> dict[str, object]:
@@ -58,12 +25,14 @@ def test_a_second_server_neither_overwrites_nor_removes_the_first_ones_key_file(
     env["NIDiscovery_ClusterId"] = "bench-3"
     key_file = tmp_path / "run" / "pinbroker" / "Discovery" / "v1" / "DiscoveryService_bench-3.json"
 
-    first = Serve(tmp_path / "state1", env, tmp_path / "first.err")
+    first = Serve("--state-dir", str(tmp_path / "state1"), env=env, stderr=tmp_path / "first.err")
     try:
         assert _key(key_file)["InsecurePort"] == first.port
         assert _key(key_file)["Pid"] == first.process.pid
 
-        second = Serve(tmp_path / "state2", env, tmp_path / "second.err")
+        second = Serve(
+            "--state-dir", str(tmp_path / "state2"), env=env, stderr=tmp_path / "second.err"
+        )
         try:
             assert _key(key_file)["InsecurePort"] == first.port  # not overwritten
         finally:

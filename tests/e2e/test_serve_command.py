@@ -4,62 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
 import session_pb2
+from _serve import DMM_PIN_MAP_XML, Serve
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2 as pm
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2_grpc as pm_grpc
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as sm
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2_grpc as sm_grpc
-
-READY = re.compile(r"pinbroker listening on (\S+):(\d+)")
-
-PIN_MAP_XML = """<?xml version="1.0" encoding="utf-8"?>
-<PinMap schemaVersion="1.6" xmlns="http://www.ni.com/TestStand/SemiconductorModule/PinMap.xsd">
-  <Instruments><NIDmmInstrument name="DMM1" /></Instruments>
-  <Pins><DUTPin name="OUT" /></Pins>
-  <Sites><Site siteNumber="0" /></Sites>
-  <Connections><Connection pin="OUT" siteNumber="0" instrument="DMM1" channel="0" /></Connections>
-</PinMap>
-"""
-
-
-class Serve:
-    """A ``pinbroker serve`` subprocess."""
-
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pinbroker.cli", "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until the server says it is ready
-        match = READY.search(line)
-        assert match, f"unexpected first line: {line!r}"
-        self.port = int(match.group(2))
-        self.address = f"127.0.0.1:{self.port}"
-
-    def channel(self) -> grpc.Channel:
-        channel = grpc.insecure_channel(self.address)
-        grpc.channel_ready_future(channel).result(timeout=10)
-        return channel
-
-    def stop(self, signum: int) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        code = self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        return code
 
 
 @pytest.fixture
@@ -77,7 +33,7 @@ def test_serve_survives_sigkill_and_stops_on_sigterm(tmp_path: Path, env: dict[s
         assert json.loads(key_file.read_text())["InsecurePort"] == first.port
         with first.channel() as channel:
             pm_grpc.PinMapServiceStub(channel).UpdatePinMapFromXml(
-                pm.UpdatePinMapFromXmlRequest(pin_map_id="e2e.pinmap", pin_map_xml=PIN_MAP_XML)
+                pm.UpdatePinMapFromXmlRequest(pin_map_id="e2e.pinmap", pin_map_xml=DMM_PIN_MAP_XML)
             )
             sm_grpc.SessionManagementServiceStub(channel).RegisterSessions(
                 sm.RegisterSessionsRequest(
@@ -111,7 +67,7 @@ def test_serve_survives_sigkill_and_stops_on_sigterm(tmp_path: Path, env: dict[s
 
 def test_serve_preloads_pin_maps_and_rejects_a_bad_one(tmp_path: Path, env: dict[str, str]) -> None:
     good = tmp_path / "good.pinmap"
-    good.write_text(PIN_MAP_XML, encoding="utf-8")
+    good.write_text(DMM_PIN_MAP_XML, encoding="utf-8")
     server = Serve("--state-dir", str(tmp_path / "s1"), "--pin-map", str(good), env=env)
     try:
         with server.channel() as channel:
@@ -123,7 +79,7 @@ def test_serve_preloads_pin_maps_and_rejects_a_bad_one(tmp_path: Path, env: dict
         assert server.stop(signal.SIGINT) == 0
 
     bad = tmp_path / "bad.pinmap"
-    bad.write_text(PIN_MAP_XML.replace('pin="OUT" siteNumber', 'pin="OUT2" siteNumber'))
+    bad.write_text(DMM_PIN_MAP_XML.replace('pin="OUT" siteNumber', 'pin="OUT2" siteNumber'))
     result = subprocess.run(
         [
             sys.executable,

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 import session_pb2
+from _serve import DMM_PIN_MAP_XML, SERVE, Serve
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2 as pm
 from ni.measurementlink.pinmap.v1 import pin_map_service_pb2_grpc as pm_grpc
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as sm
@@ -27,55 +26,12 @@ from ni.measurementlink.sessionmanagement.v1 import session_management_service_p
 
 from pinbroker.store import LOCK_FILE_NAME, STORE_FILE_NAME, SqliteStore
 
-SERVE = (sys.executable, "-m", "pinbroker.cli", "serve", "--port", "0")
-READY = re.compile(r"pinbroker listening on (\S+):(\d+)")
-PIN_MAP_XML = """<?xml version="1.0" encoding="utf-8"?>
-<PinMap schemaVersion="1.6" xmlns="http://www.ni.com/TestStand/SemiconductorModule/PinMap.xsd">
-  <Instruments><NIDmmInstrument name="DMM1" /></Instruments>
-  <Pins><DUTPin name="OUT" /></Pins>
-  <Sites><Site siteNumber="0" /></Sites>
-  <Connections><Connection pin="OUT" siteNumber="0" instrument="DMM1" channel="0" /></Connections>
-</PinMap>
-"""
-
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     environment = dict(os.environ)
     environment["PINBROKER_DISCOVERY_KEY_FILE"] = str(tmp_path / "key" / "DiscoveryService.json")
     return environment
-
-
-class Serve:
-    """A running ``pinbroker serve`` subprocess."""
-
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [*SERVE, "--state-dir", str(state_dir)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env=env,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until the server says it is ready
-        match = READY.search(line)
-        assert match, f"unexpected first line: {line!r}"
-        self.address = f"127.0.0.1:{match.group(2)}"
-
-    @contextlib.contextmanager
-    def channel(self) -> Iterator[grpc.Channel]:
-        with grpc.insecure_channel(self.address) as channel:
-            grpc.channel_ready_future(channel).result(timeout=10)
-            yield channel
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        code = self.process.wait(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        return code
 
 
 def refused(state_dir: Path, env: dict[str, str]) -> str:
@@ -147,7 +103,7 @@ def test_a_second_server_on_one_state_directory_is_refused(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
     state = tmp_path / "state"
-    first = Serve(state, env)
+    first = Serve("--state-dir", str(state), env=env)
     try:
         line = refused(state, env)
         assert line == (
@@ -159,13 +115,15 @@ def test_a_second_server_on_one_state_directory_is_refused(
     finally:
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
 
-    second = Serve(state, env)  # the kernel dropped the lock of the killed server
+    second = Serve(
+        "--state-dir", str(state), env=env
+    )  # the kernel dropped the lock of the killed server
     try:
         with second.channel() as channel:
             assert registered(channel) == ["niDMM-DMM1"]
     finally:
         assert second.stop() == 0
-    third = Serve(state, env)  # and a clean stop releases it
+    third = Serve("--state-dir", str(state), env=env)  # and a clean stop releases it
     assert third.stop() == 0
 
 
@@ -176,7 +134,7 @@ def _valid_state(state: Path, *, pin_map: bool = True) -> Path:
     state.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(state / STORE_FILE_NAME)
     if pin_map:
-        store.put_pin_map("kept.pinmap", PIN_MAP_XML * 200)  # type: ignore[arg-type]
+        store.put_pin_map("kept.pinmap", DMM_PIN_MAP_XML * 200)  # type: ignore[arg-type]
     store.close()
     return state / STORE_FILE_NAME
 
@@ -287,7 +245,7 @@ def _fill_disk(mount_point: Path) -> Path:
 def test_a_full_state_disk_answers_resource_exhausted_and_recovers(
     tmpfs: Path, env: dict[str, str]
 ) -> None:
-    server = Serve(tmpfs / "state", env)
+    server = Serve("--state-dir", str(tmpfs / "state"), env=env)
     try:
         with server.channel() as channel:
             register(channel, "niDMM-before")
@@ -301,7 +259,7 @@ def test_a_full_state_disk_answers_resource_exhausted_and_recovers(
                 pm_grpc.PinMapServiceStub(channel).UpdatePinMapFromXml(
                     pm.UpdatePinMapFromXmlRequest(
                         pin_map_id="big.pinmap",
-                        pin_map_xml=PIN_MAP_XML + "<!--" + "x" * 300_000 + "-->",
+                        pin_map_xml=DMM_PIN_MAP_XML + "<!--" + "x" * 300_000 + "-->",
                     )
                 )
             assert raised.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
