@@ -17,6 +17,7 @@ from typing import Any
 
 import grpc
 import pytest
+from _serve import DMM_PIN_MAP_XML
 from ni.measurementlink import pin_map_context_pb2
 from ni.measurementlink.pinmap.v1.client import PinMapClient
 from ni.measurementlink.sessionmanagement.v1 import session_management_service_pb2 as sm
@@ -32,14 +33,6 @@ from pinbroker.server.app import RunningServer, ServerConfig, start_server
 
 SESSION = "niDMM-DMM1"
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-PIN_MAP_XML = """<?xml version="1.0" encoding="utf-8"?>
-<PinMap schemaVersion="1.6" xmlns="http://www.ni.com/TestStand/SemiconductorModule/PinMap.xsd">
-  <Instruments><NIDmmInstrument name="DMM1" /></Instruments>
-  <Pins><DUTPin name="OUT" /></Pins>
-  <Sites><Site siteNumber="0" /></Sites>
-  <Connections><Connection pin="OUT" siteNumber="0" instrument="DMM1" channel="0" /></Connections>
-</PinMap>
-"""
 
 
 @pytest.fixture
@@ -82,7 +75,7 @@ def channel(server: RunningServer) -> Iterator[grpc.Channel]:
 @pytest.fixture
 def context(tmp_path: Path, channel: grpc.Channel) -> PinMapContext:
     path = tmp_path / "dmm.pinmap"
-    path.write_text(PIN_MAP_XML, encoding="utf-8")
+    path.write_text(DMM_PIN_MAP_XML, encoding="utf-8")
     pin_map_id = PinMapClient(grpc_channel=channel).update_pin_map(path)
     return PinMapContext(pin_map_id=pin_map_id, sites=[0])
 
@@ -285,7 +278,7 @@ def test_events_warns_about_events_dropped_from_the_bounded_history(
     try:
         with grpc.insecure_channel(server.address) as channel:
             path = tmp_path / "dmm.pinmap"
-            path.write_text(PIN_MAP_XML, encoding="utf-8")
+            path.write_text(DMM_PIN_MAP_XML, encoding="utf-8")
             pin_map_id = PinMapClient(grpc_channel=channel).update_pin_map(path)
             sessions = SessionManagementClient(grpc_channel=channel)
             for _ in range(3):
