@@ -1,4 +1,4 @@
-"""Command line: ``pinbroker serve``, ``pinmap check|show``, ``status``, ``release``, ``events``.
+"""Command line: ``pinbroker serve``, ``pinmap``, ``status``, ``release``, ``events``, ``run``.
 
 Thin by design: parse arguments, build a configuration, call the module that does the work.
 """
@@ -226,7 +226,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print a stable JSON document instead of tables"
     )
     _add_admin_commands(commands)
+    _add_run_command(commands)
     return parser
+
+
+def _add_run_command(commands: argparse._SubParsersAction[Any]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run COMMAND so that NI's discovery client (plug-ins, NI's clients) finds pinbroker",
+        description="Run COMMAND with NI's Python discovery client pointed at pinbroker "
+        "(see docs/ni-plugins-on-linux.md). Put -- before COMMAND.",
+    )
+    _add_address(run)
+    run.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print the NAME=value lines it would set, and exit",
+    )
+    run.add_argument("run_command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARGS...]")
 
 
 def _add_address(parser: argparse.ArgumentParser) -> None:
@@ -314,6 +331,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_serve(args)
     if args.command in ("status", "release", "events"):
         return _run_admin_command(args)
+    if args.command == "run":
+        from pinbroker.ni_linux._run import run_command
+
+        command = args.run_command[1:] if args.run_command[:1] == ["--"] else args.run_command
+        return run_command(
+            command, address=args.address, print_env=args.print_env, out=sys.stdout, err=sys.stderr
+        )
     from pinbroker.pinmap._cli import run_check, run_show
 
     if args.pinmap_command == "check":
