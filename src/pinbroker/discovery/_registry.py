@@ -69,6 +69,8 @@ class ServiceRegistry:
         self._lock = threading.Lock()
         self._local_node = ComputeNode(url=local_node_url or socket.gethostname(), is_local=True)
         self._registrations: dict[RegistrationId, _Registration] = {}
+        # Consecutive failed liveness probes per registration; absent = last probe succeeded.
+        self._failed_probes: dict[RegistrationId, int] = {}
 
     @property
     def local_node(self) -> ComputeNode:
@@ -96,10 +98,16 @@ class ServiceRegistry:
             InvalidServiceRegistrationError: If ``display_name``, ``provided_interfaces``,
                 ``service_class`` or ``location`` is empty, both ports are empty, a port is not a
                 number in 1-65535, or ``versions`` holds more than one version, a version not in
-                ``major.minor.patch`` format or the reserved ``0.0.1``.
+                ``major.minor.patch[.build]`` format or the reserved ``0.0.1``. A version that is
+                the empty string counts as none (NI's SDK sends ``[""]`` for a ``.serviceconfig``
+                without a version).
             PermissionDeniedError: If a protected registration has the same service class or
                 provides one of the same interfaces.
         """
+        if "" in descriptor.versions:
+            descriptor = dataclasses.replace(
+                descriptor, versions=tuple(v for v in descriptor.versions if v)
+            )
         version = _validate_registration(descriptor, location)
         registration = _Registration(
             RegistrationId(uuid.uuid4().hex), descriptor, location, version, protected
@@ -126,6 +134,7 @@ class ServiceRegistry:
             ]
             for registration_id in replaced:
                 del self._registrations[registration_id]
+                self._failed_probes.pop(registration_id, None)
             self._registrations[registration.registration_id] = registration
         _logger.info(
             "registered service %r version %s at %s as %s%s",
@@ -160,6 +169,7 @@ class ServiceRegistry:
                     f"{found.descriptor.display_name}, served by this server itself"
                 )
             removed = self._registrations.pop(found.registration_id)
+            self._failed_probes.pop(found.registration_id, None)
         _logger.info(
             "unregistered service %r (%s)", removed.descriptor.service_class, registration_id
         )
@@ -202,11 +212,11 @@ class ServiceRegistry:
             service_class: The service class wanted; "" accepts any, as long as only one class
                 matches.
             deployment_target: "" or the url of this registry's compute node.
-            version: ``major.minor.patch`` version wanted; "" = the newest registered.
+            version: ``major.minor.patch[.build]`` version wanted; "" = the newest registered.
 
         Raises:
             InvalidServiceQueryError: If ``provided_interface`` is empty or ``version`` is not in
-                ``major.minor.patch`` format.
+                ``major.minor.patch[.build]`` format.
             ServiceNotFoundError: If no registered service matches, or ``deployment_target``
                 names a node other than this one.
             AmbiguousServiceError: If ``service_class`` is empty and services of more than one
@@ -254,6 +264,56 @@ class ServiceRegistry:
             for r in self._matching(provided_interface, service_class)
         ]
 
+    def probe_targets(self) -> list[ActiveService]:
+        """The registrations the liveness probe checks: all but the protected (server's own)."""
+        with self._lock:
+            return [
+                ActiveService(r.registration_id, r.descriptor, r.location)
+                for r in self._registrations.values()
+                if not r.protected
+            ]
+
+    def record_probe(
+        self, registration_id: RegistrationId, *, reachable: bool, remove_after: int
+    ) -> bool:
+        """Record one liveness probe of a registration; remove it once it failed too often.
+
+        A registration whose last probe failed is skipped by :meth:`resolve` (it stays listed by
+        the enumerations until removed). After ``remove_after`` consecutive failures it is
+        unregistered, with one WARNING log line. A probe of a registration that is gone by now
+        (unregistered or replaced meanwhile) is ignored.
+
+        Args:
+            registration_id: The registration probed.
+            reachable: Whether its location accepted a connection.
+            remove_after: Consecutive failures after which the registration is removed (>= 1).
+
+        Returns:
+            Whether the registration was removed.
+        """
+        with self._lock:
+            registration = self._registrations.get(registration_id)
+            if registration is None or registration.protected:
+                return False
+            if reachable:
+                self._failed_probes.pop(registration_id, None)
+                return False
+            failures = self._failed_probes.get(registration_id, 0) + 1
+            if failures < remove_after:
+                self._failed_probes[registration_id] = failures
+                return False
+            del self._registrations[registration_id]
+            self._failed_probes.pop(registration_id, None)
+        _logger.warning(
+            "unregistered service %r version %s at %s (%s): unreachable for %d probes in a row",
+            registration.descriptor.service_class,
+            registration.version,
+            registration.location,
+            registration_id,
+            failures,
+        )
+        return True
+
     def _matching(self, provided_interface: str, service_class: str) -> list[_Registration]:
         with self._lock:
             return [
@@ -270,7 +330,8 @@ class ServiceRegistry:
         wanted = parse_version(version) if version else None
         if version and wanted is None:
             raise InvalidServiceQueryError(
-                f"cannot resolve service: version '{version}' is not in major.minor.patch format"
+                f"cannot resolve service: version '{version}' is not in "
+                "major.minor.patch[.build] format"
             )
         request = _describe_request(provided_interface, service_class, version)
         if deployment_target and deployment_target.casefold() != self._local_node.url.casefold():
@@ -278,10 +339,13 @@ class ServiceRegistry:
                 f"cannot resolve {request}: deployment target '{deployment_target}' is not a "
                 f"known compute node (this node is '{self._local_node.url}')"
             )
+        with self._lock:
+            unreachable = set(self._failed_probes)
         matches = [
             registration
             for registration in self._matching(provided_interface, service_class)
-            if wanted is None or registration.version == wanted
+            if (wanted is None or registration.version == wanted)
+            and registration.registration_id not in unreachable
         ]
         if not matches:
             raise ServiceNotFoundError(f"no registered service matches {request}")
@@ -355,7 +419,10 @@ def _registered_version(versions: Sequence[str]) -> tuple[Version, str | None]:
         return INTERNAL_VERSION, f"versions must hold one version, not {len(versions)}"
     parsed = parse_version(versions[0])
     if parsed is None:
-        return INTERNAL_VERSION, f"version '{versions[0]}' is not in major.minor.patch format"
+        return (
+            INTERNAL_VERSION,
+            f"version '{versions[0]}' is not in major.minor.patch[.build] format",
+        )
     if parsed == INTERNAL_VERSION:
         return INTERNAL_VERSION, f"version '{versions[0]}' is reserved for internal use"
     return parsed, None

@@ -1,4 +1,10 @@
-"""Service versions: ``major.minor.patch``, compared numerically."""
+"""Service versions: ``major.minor.patch`` or ``major.minor.patch.build``, compared numerically.
+
+NI's Measurement Plug-In SDK registers the ``version`` of a ``.serviceconfig`` (or of the
+deprecated constructor argument) as it is written; NI's own examples have used both three-part
+versions (``1.0.1``) and four-part ones (``0.1.0.0``). A missing fourth part counts as 0, so
+``1.0.0`` and ``1.0.0.0`` are the same version.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,20 @@ from typing import Final, NamedTuple
 
 __all__ = ["INTERNAL_VERSION", "Version", "parse_version"]
 
-_VERSION_RE: Final = re.compile(r"(\d+)\.(\d+)\.(\d+)", re.ASCII)
+_VERSION_RE: Final = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?", re.ASCII)
 
 
 class Version(NamedTuple):
-    """A parsed ``major.minor.patch`` version; tuples order the way versions do."""
+    """A parsed version; tuples order the way versions do."""
 
     major: int
     minor: int
     patch: int
+    build: int = 0
 
     def __str__(self) -> str:
-        return f"{self.major}.{self.minor}.{self.patch}"
+        text = f"{self.major}.{self.minor}.{self.patch}"
+        return f"{text}.{self.build}" if self.build else text
 
 
 INTERNAL_VERSION: Final = Version(0, 0, 1)
@@ -26,13 +34,13 @@ INTERNAL_VERSION: Final = Version(0, 0, 1)
 
 
 def parse_version(text: str) -> Version | None:
-    """Parse ``major.minor.patch`` (three non-negative decimal integers).
+    """Parse ``major.minor.patch`` or ``major.minor.patch.build`` (non-negative decimal integers).
 
     Returns:
-        The version, or None when ``text`` does not have that format.
+        The version, or None when ``text`` has neither format.
     """
     match = _VERSION_RE.fullmatch(text)
     if match is None:
         return None
-    major, minor, patch = (int(part) for part in match.groups())
-    return Version(major, minor, patch)
+    major, minor, patch, build = (int(part) if part else 0 for part in match.groups())
+    return Version(major, minor, patch, build)

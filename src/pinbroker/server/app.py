@@ -39,7 +39,12 @@ from pinbroker.broker import (
     PinMapRepository,
     SessionManager,
 )
-from pinbroker.discovery import ServiceRegistry
+from pinbroker.discovery import (
+    DEFAULT_LIVENESS,
+    LivenessPolicy,
+    ServiceRegistry,
+    run_liveness_probe,
+)
 from pinbroker.discovery_file import (
     DiscoveryKey,
     default_key_file_path,
@@ -143,6 +148,8 @@ class ServerConfig:
         parse_limits: Pin map parser limits.
         pin_map_cache_bytes: Memory budget of parsed pin maps (``--pin-map-cache``); beyond it
             the least recently used are dropped and parsed again from the store when next used.
+        discovery_liveness: When a registered service whose port stopped accepting connections
+            is skipped by ResolveService and unregistered (``docs/discovery.md``); None = never.
         grace_seconds: How long in-flight calls may take to finish on shutdown.
         store: A store to use instead of opening one (for embedding and tests); the server
             closes it when it stops.
@@ -167,6 +174,7 @@ class ServerConfig:
     event_history: int = DEFAULT_EVENT_HISTORY
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
     pin_map_cache_bytes: int = DEFAULT_PIN_MAP_CACHE_BYTES
+    discovery_liveness: LivenessPolicy | None = DEFAULT_LIVENESS
     grace_seconds: float = 5.0
     store: Store | None = None
 
@@ -428,6 +436,8 @@ async def _start_grpc(
             release_on_disconnect=config.release_on_disconnect,
         )
         tasks.append(loop.create_task(_watch_holds(watch, executor)))
+    if config.discovery_liveness is not None:
+        tasks.append(loop.create_task(run_liveness_probe(discovery, config.discovery_liveness)))
     server.pinbroker_tasks = tasks  # type: ignore[attr-defined]  # keep them referenced
     register_builtin_services(discovery, host=config.host, port=port)
     for name in service_names:

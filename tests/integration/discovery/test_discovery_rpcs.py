@@ -110,7 +110,7 @@ def test_register_service_makes_the_service_visible(stub):
             pb.RegisterServiceRequest(
                 service_description=descriptor(versions=["1.0"]), location=loc()
             ),
-            "not in major.minor.patch format",
+            "not in major.minor.patch[.build] format",
         ),
         (
             pb.RegisterServiceRequest(

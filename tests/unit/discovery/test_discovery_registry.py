@@ -72,8 +72,8 @@ def test_register_returns_distinct_non_empty_ids(registry):
         (descriptor(), loc(port=" 80"), "insecure_port ' 80' is not a port number"),
         (descriptor(), loc(ssl="x1"), "ssl_authenticated_port 'x1' is not a port number"),
         (descriptor(versions=("1.0.0", "2.0.0")), loc(), "versions must hold one version, not 2"),
-        (descriptor(versions=("1.0",)), loc(), "version '1.0' is not in major.minor.patch format"),
-        (descriptor(versions=("1.0.0.0",)), loc(), "version '1.0.0.0' is not in major.minor"),
+        (descriptor(versions=("1.0",)), loc(), "version '1.0' is not in major.minor.patch"),
+        (descriptor(versions=("1.0.0.0.0",)), loc(), "version '1.0.0.0.0' is not in major.minor"),
         (descriptor(versions=("0.0.1",)), loc(), "version '0.0.1' is reserved for internal use"),
     ],
 )
@@ -210,10 +210,10 @@ def test_resolve_empty_interface_is_invalid(registry):
         registry.resolve("")
 
 
-@pytest.mark.parametrize("version", ["1", "1.0", "latest", "1.0.0.0"])
+@pytest.mark.parametrize("version", ["1", "1.0", "latest", "1.0.0.0.0"])
 def test_resolve_malformed_version_is_invalid(registry, version):
     registry.register(descriptor(versions=("1.0.0",)), loc())
-    with pytest.raises(InvalidServiceQueryError, match=r"not in major\.minor\.patch format"):
+    with pytest.raises(InvalidServiceQueryError, match=r"not in major\.minor\.patch\[\.build\]"):
         registry.resolve(IFACE, version=version)
 
 
@@ -367,3 +367,26 @@ def test_concurrent_registrations_of_one_class_and_version_leave_one(registry):
     [survivor] = registry.enumerate_active_services()
     assert survivor.registration_id in ids
     assert len(set(ids)) == workers
+
+
+# --- versions as NI's Measurement Plug-In SDK sends them ---------------------------------------
+
+
+def test_an_empty_version_string_counts_as_no_version(registry):
+    # The SDK sends versions=[""] for a .serviceconfig without "version".
+    registry.register(descriptor(versions=("",)), loc())
+    (active,) = registry.enumerate_active_services()
+    assert active.descriptor.versions == ()
+    assert registry.enumerate()[0].versions == ()
+    assert registry.resolve_with_information(IFACE)[1].versions == ()
+
+
+def test_four_part_versions_register_resolve_and_round_trip(registry):
+    # NI's older examples pass version="0.1.0.0".
+    registry.register(descriptor(versions=("0.1.0.0",)), loc("1000"))
+    registry.register(descriptor(versions=("0.1.0.2",)), loc("2000"))
+    assert registry.resolve(IFACE).insecure_port == "2000"
+    assert registry.resolve(IFACE, version="0.1.0.0").insecure_port == "1000"
+    assert registry.resolve(IFACE, version="0.1.0").insecure_port == "1000"
+    assert registry.enumerate()[0].versions == ("0.1.0.0", "0.1.0.2")
+    assert registry.resolve_with_information(IFACE)[1].versions == ("0.1.0.2",)

@@ -17,15 +17,21 @@ from pinbroker.discovery import (
 
 def test_public_api_is_guarded():
     assert set(pinbroker.discovery.__all__) == {
+        "DEFAULT_LIVENESS",
         "INTERNAL_VERSION",
         "ActiveService",
         "ComputeNode",
+        "LivenessPolicy",
         "RegistrationId",
         "ServiceDescriptor",
         "ServiceLocation",
         "ServiceRegistry",
         "Version",
         "parse_version",
+        "probe_address",
+        "probe_registrations",
+        "run_liveness_probe",
+        "tcp_probe",
     }
     assert len(pinbroker.discovery.__all__) == len(set(pinbroker.discovery.__all__))
     for name in pinbroker.discovery.__all__:
@@ -117,9 +123,11 @@ def test_other_values_are_frozen():
         ("0.0.0", Version(0, 0, 0)),
         ("10.20.300", Version(10, 20, 300)),
         ("01.2.3", Version(1, 2, 3)),
+        ("0.1.0.0", Version(0, 1, 0, 0)),
+        ("1.2.3.4", Version(1, 2, 3, 4)),
     ],
 )
-def test_parse_version_accepts_major_minor_patch(text, expected):
+def test_parse_version_accepts_major_minor_patch_and_build(text, expected):
     assert parse_version(text) == expected
 
 
@@ -129,7 +137,8 @@ def test_parse_version_accepts_major_minor_patch(text, expected):
         "",
         "1",
         "1.2",
-        "1.2.3.4",
+        "1.2.3.4.5",
+        "1.2.3.",
         "1.2.x",
         "v1.2.3",
         " 1.2.3",
@@ -147,3 +156,10 @@ def test_versions_order_numerically():
     assert Version(1, 10, 0) > Version(1, 9, 0)
     assert str(Version(1, 10, 0)) == "1.10.0"
     assert str(INTERNAL_VERSION) == "0.0.1"
+
+
+def test_a_missing_build_counts_as_zero_and_prints_only_when_set():
+    assert parse_version("1.0.0") == parse_version("1.0.0.0")
+    assert str(Version(1, 2, 3)) == "1.2.3"
+    assert str(Version(1, 2, 3, 4)) == "1.2.3.4"
+    assert Version(1, 2, 3) < Version(1, 2, 3, 1) < Version(1, 2, 4)
