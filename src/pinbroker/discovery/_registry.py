@@ -304,11 +304,13 @@ class ServiceRegistry:
                 return False
             del self._registrations[registration_id]
             self._failed_probes.pop(registration_id, None)
+        location = registration.location
         _logger.warning(
-            "unregistered service %r version %s at %s (%s): unreachable for %d probes in a row",
+            "unregistered service %r at %s (%s): unreachable for %d probes in a row",
             registration.descriptor.service_class,
-            registration.version,
-            registration.location,
+            location.insecure_address
+            if location.insecure_port
+            else location.ssl_authenticated_address,
             registration_id,
             failures,
         )
