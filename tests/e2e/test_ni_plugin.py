@@ -3,13 +3,16 @@
 ``pinbroker serve`` runs as a subprocess with the example's pin map; the example
 (``examples/ni_plugin/measurement.py``, written with NI's Measurement Plug-In SDK) runs under
 ``pinbroker run`` and registers with pinbroker's discovery service; the test finds it there and
-calls it through NI's published v2 measurement stub (NI's client generator is not installable
-here, see docs/ni-plugins-on-linux.md), as a generated client would. Skipped when the SDK or
+calls it through NI's published v2 measurement stub, as a generated client would; where NI's
+client generator is installed (it is not on the package index CI uses, see
+docs/ni-plugins-on-linux.md) a second test generates a client under ``pinbroker run`` and
+measures with it. Skipped when the SDK or
 PyVISA is not installed (both are in the ``test`` extras, so CI runs it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import struct
@@ -83,14 +86,12 @@ def _measure(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Serve]:
-    env = {k: v for k, v in os.environ.items() if k != "PINBROKER_ADDRESS"}
-    env["PINBROKER_DISCOVERY_KEY_FILE"] = str(tmp_path / "DiscoveryService.json")
     serve = Serve(
         "--state-dir",
         str(tmp_path / "state"),
         "--pin-map",
         str(PIN_MAP),
-        env=env,
+        env=_environment(tmp_path),
         stderr=tmp_path / "serve.log",
     )
     try:
@@ -116,59 +117,64 @@ def _resolve(discovery: discovery_service_pb2_grpc.DiscoveryServiceStub) -> str:
         return f"{location.location}:{location.insecure_port}"
 
 
-def test_example_plugin_under_pinbroker_run(server: Serve, tmp_path: Path) -> None:
+def _environment(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PINBROKER_ADDRESS"}
     env["PINBROKER_DISCOVERY_KEY_FILE"] = str(tmp_path / "DiscoveryService.json")
-    log = (tmp_path / "plugin.log").open("w")
-    plugin = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pinbroker.cli",
-            "run",
-            "--",
-            sys.executable,
-            str(EXAMPLE / "measurement.py"),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        assert plugin.stdout is not None
-        line = plugin.stdout.readline()  # printed once host_service() has registered it
-        assert line.startswith("hosting"), (tmp_path / "plugin.log").read_text()
-        with server.channel() as channel:
-            address = _resolve(discovery_service_pb2_grpc.DiscoveryServiceStub(channel))
-            with grpc.insecure_channel(address) as plugin_channel:
-                stub = measurement_service_pb2_grpc.MeasurementServiceStub(plugin_channel)
-                voltage, instrument = _measure(stub)
-                assert voltage == pytest.approx(1.25)
-                assert instrument == "pinbroker,Simulated VISA DMM,0,1.0"
+    return env
 
-                # Another client holds the DMM: the plug-in's reserve (timeout 0) fails.
-                other = sm.SessionManagementClient(grpc_channel=channel)
-                context = sm.PinMapContext(pin_map_id=str(PIN_MAP), sites=[0])
-                held = other.reserve_sessions(context, pin_or_relay_names=["Pin1"], timeout=0)
-                try:
-                    with pytest.raises(grpc.RpcError) as failed:
-                        _measure(stub, reservation_timeout=0.5)
-                    # The SDK ends the stream with UNKNOWN, quoting session management's
-                    # UNAVAILABLE (pinbroker's status for a reserve that timed out).
-                    assert failed.value.code() == grpc.StatusCode.UNKNOWN
-                    assert "StatusCode.UNAVAILABLE" in str(failed.value.details())
-                    assert "is held by" in str(failed.value.details())
-                finally:
-                    held.unreserve()
-                assert _measure(stub)[0] == pytest.approx(1.25)
-    finally:
-        plugin.send_signal(signal.SIGTERM)
-        code = plugin.wait(timeout=30)
-        log.close()
+
+def _pinbroker_run(*command: str) -> list[str]:
+    return [sys.executable, "-m", "pinbroker.cli", "run", "--", *command]
+
+
+@contextlib.contextmanager
+def _hosted_example(tmp_path: Path) -> Iterator[None]:
+    """The example plug-in under ``pinbroker run``; stopped with SIGTERM (exit status 0)."""
+    log_path = tmp_path / "plugin.log"
+    with log_path.open("w") as log:
+        plugin = subprocess.Popen(
+            _pinbroker_run(sys.executable, str(EXAMPLE / "measurement.py")),
+            env=_environment(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
         assert plugin.stdout is not None
-        plugin.stdout.close()
-    assert code == 0, (tmp_path / "plugin.log").read_text()
+        try:
+            line = plugin.stdout.readline()  # printed once host_service() has registered it
+            assert line.startswith("hosting"), log_path.read_text()
+            yield
+        finally:
+            plugin.send_signal(signal.SIGTERM)
+            code = plugin.wait(timeout=30)
+            plugin.stdout.close()
+    assert code == 0, log_path.read_text()
+
+
+def test_example_plugin_under_pinbroker_run(server: Serve, tmp_path: Path) -> None:
+    with _hosted_example(tmp_path), server.channel() as channel:
+        address = _resolve(discovery_service_pb2_grpc.DiscoveryServiceStub(channel))
+        with grpc.insecure_channel(address) as plugin_channel:
+            stub = measurement_service_pb2_grpc.MeasurementServiceStub(plugin_channel)
+            voltage, instrument = _measure(stub)
+            assert voltage == pytest.approx(1.25)
+            assert instrument == "pinbroker,Simulated VISA DMM,0,1.0"
+
+            # Another client holds the DMM: the plug-in's reserve (timeout 0) fails.
+            other = sm.SessionManagementClient(grpc_channel=channel)
+            context = sm.PinMapContext(pin_map_id=str(PIN_MAP), sites=[0])
+            held = other.reserve_sessions(context, pin_or_relay_names=["Pin1"], timeout=0)
+            try:
+                with pytest.raises(grpc.RpcError) as failed:
+                    _measure(stub, reservation_timeout=0.5)
+                # The SDK ends the stream with UNKNOWN, quoting session management's
+                # UNAVAILABLE (pinbroker's status for a reserve that timed out).
+                assert failed.value.code() == grpc.StatusCode.UNKNOWN
+                assert "StatusCode.UNAVAILABLE" in str(failed.value.details())
+                assert "is held by" in str(failed.value.details())
+            finally:
+                held.unreserve()
+            assert _measure(stub)[0] == pytest.approx(1.25)
     # The SDK unregisters the plug-in when it stops.
     with server.channel() as channel, pytest.raises(grpc.RpcError) as gone:
         discovery_service_pb2_grpc.DiscoveryServiceStub(channel).ResolveService(
@@ -178,3 +184,55 @@ def test_example_plugin_under_pinbroker_run(server: Serve, tmp_path: Path) -> No
             timeout=10,
         )
     assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_generated_client_under_pinbroker_run(server: Serve, tmp_path: Path) -> None:
+    """NI's client generator and the client it generates, both under ``pinbroker run``.
+
+    Skipped unless NI's generator (``ni-measurement-plugin-client-generator``) is installed: it
+    is not on the package index CI installs from (docs/ni-plugins-on-linux.md).
+    """
+    pytest.importorskip("ni_measurement_plugin_sdk_generator.client")
+    out = tmp_path / "generated"
+    out.mkdir()
+    env = _environment(tmp_path)
+    with _hosted_example(tmp_path):
+        generate = subprocess.run(
+            _pinbroker_run(
+                sys.executable,
+                "-m",
+                "ni_measurement_plugin_sdk_generator.client",
+                "--measurement-service-class",
+                SERVICE_CLASS,
+                "--module-name",
+                "visa_dmm_client",
+                "--class-name",
+                "VisaDmmClient",
+                "--directory-out",
+                str(out),
+            ),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert generate.returncode == 0, generate.stderr
+        use = (
+            "from visa_dmm_client import VisaDmmClient\n"
+            "client = VisaDmmClient()\n"
+            f"client.register_pin_map({str(PIN_MAP)!r})\n"
+            "outputs = client.measure()\n"
+            "print(outputs.voltage, outputs.instrument, sep='|')\n"
+        )
+        result = subprocess.run(
+            _pinbroker_run(sys.executable, "-c", use),
+            env=env,
+            cwd=out,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1.25|pinbroker,Simulated VISA DMM,0,1.0"
