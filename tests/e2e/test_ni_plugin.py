@@ -3,11 +3,10 @@
 ``pinbroker serve`` runs as a subprocess with the example's pin map; the example
 (``examples/ni_plugin/measurement.py``, written with NI's Measurement Plug-In SDK) runs under
 ``pinbroker run`` and registers with pinbroker's discovery service; the test finds it there and
-calls it through NI's published v2 measurement stub, as a generated client would; where NI's
-client generator is installed (it is not on the package index CI uses, see
-docs/ni-plugins-on-linux.md) a second test generates a client under ``pinbroker run`` and
-measures with it. Skipped when the SDK or
-PyVISA is not installed (both are in the ``test`` extras, so CI runs it).
+calls it through NI's published v2 measurement stub, as a generated client would; a second
+test generates a client with NI's client generator under ``pinbroker run`` and measures with it.
+Skipped when the SDK, the generator or PyVISA is not installed (all are in the ``test`` extras,
+so CI runs them).
 """
 
 from __future__ import annotations
@@ -189,8 +188,8 @@ def test_example_plugin_under_pinbroker_run(server: Serve, tmp_path: Path) -> No
 def test_generated_client_under_pinbroker_run(server: Serve, tmp_path: Path) -> None:
     """NI's client generator and the client it generates, both under ``pinbroker run``.
 
-    Skipped unless NI's generator (``ni-measurement-plugin-client-generator``) is installed: it
-    is not on the package index CI installs from (docs/ni-plugins-on-linux.md).
+    NI's generator (``ni-measurement-plugin-client-generator``) comes with the
+    ``ni-measurement-plugin-sdk-generator`` package, a test dependency.
     """
     pytest.importorskip("ni_measurement_plugin_sdk_generator.client")
     out = tmp_path / "generated"
