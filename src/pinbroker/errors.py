@@ -169,7 +169,9 @@ class InvalidServiceRegistrationError(InvalidArgumentError):
 
     RegisterService: ``display_name``, ``provided_interfaces``, ``service_class`` or ``location``
     is empty, both ports are empty, a port is not a number in 1-65535, or ``versions`` holds more
-    than one version, a version not in ``major.minor.patch`` format or the reserved ``0.0.1``.
+    than one version, a version not in ``major.minor.patch`` or ``major.minor.patch.build``
+    format (an empty string counts as no version, as NI's SDK sends it) or the reserved
+    ``0.0.1``.
     UnregisterService: the registration id is empty.
     """
 
@@ -177,7 +179,8 @@ class InvalidServiceRegistrationError(InvalidArgumentError):
 class InvalidServiceQueryError(InvalidArgumentError):
     """Raised by the Discovery Service's ResolveService for an empty ``provided_interface``.
 
-    Also raised when the requested ``version`` is not in ``major.minor.patch`` format.
+    Also raised when the requested ``version`` is not in ``major.minor.patch`` or
+    ``major.minor.patch.build`` format.
     """
 
 
