@@ -77,6 +77,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         strict_owner=args.strict_owner,
         admin_token_file=Path(args.admin_token_file) if args.admin_token_file else None,
         pin_map_cache_bytes=args.pin_map_cache * 1024 * 1024,
+        http_port=args.http_port,
     )
 
 
@@ -89,6 +90,8 @@ def check_flags(config: ServerConfig) -> None:
             empty; the message says which and why.
     """
     _check_address(config.host, config.port)
+    if config.http_port:
+        _check_address(config.host, config.http_port)
     for path in config.pin_map_files:
         try:
             with open(path, "rb"):
@@ -193,6 +196,8 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     print(f"pinbroker listening on {running.host}:{running.port}", flush=True)
     _logger.info("listening on %s (gRPC, insecure)", running.address)
+    if running.http_url is not None:
+        _logger.info("status page at %s (HTTP, insecure)", running.http_url)
     if config.in_memory or config.store is not None:
         _logger.info("state kept in memory only")
     else:

@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="port to listen on, 0 to 65535; 0 picks a free port (default)",
     )
     serve.add_argument(
+        "--http-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="also serve the live status page and its JSON API (docs/web.md) on this port of "
+        "the same host, 0 to 65535; 0 picks a free port (default: no web page)",
+    )
+    serve.add_argument(
         "--state-dir",
         default=None,
         help="directory of the SQLite state file (default: the user's state directory)",

@@ -20,7 +20,13 @@ from pinbroker.errors import InvalidArgumentError, PermissionDeniedError
 from pinbroker.events import Event, EventLog, EventOwner
 from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTable, ReservationTable
 
-__all__ = ["ADMIN_TOKEN_METADATA", "AdminServicer", "is_local_peer"]
+__all__ = [
+    "ADMIN_TOKEN_METADATA",
+    "AdminServicer",
+    "audited_force_release",
+    "is_local_peer",
+    "status_pb",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -69,6 +75,78 @@ def event_to_pb(event: Event) -> pb.Event:
     )
 
 
+def _lease_pb(leases: LeaseTable, lease_id: int | None) -> pb.Lease:
+    if lease_id is None:
+        return pb.Lease(kind=pb.LEASE_KIND_NONE, state="none")
+    lease = leases.get(LeaseId(lease_id))
+    if lease is None:
+        return pb.Lease(kind=pb.LEASE_KIND_CLIENT, lease_id=lease_id, state="unknown")
+    return pb.Lease(
+        kind=pb.LEASE_KIND_CLIENT,
+        lease_id=lease_id,
+        state=lease.state.value,
+        remaining_seconds=lease.remaining,
+    )
+
+
+def status_pb(
+    table: ReservationTable, leases: LeaseTable, events: EventLog
+) -> pb.GetStatusResponse:
+    """Held sessions (by name) and the queue (first = next), as GetStatus answers."""
+    revision = events.latest_revision
+    snapshot = table.snapshot()
+    held = [
+        pb.HeldSession(
+            session_name=name,
+            reservation_id=r.id,
+            fence=r.fences.get(name, 0),
+            since=r.acquired_at,
+            owner=_owner_pb(r.client, r.owner),
+            lease=_lease_pb(leases, r.lease_id),
+            annotations=dict(r.annotations),
+        )
+        for name, r in sorted(snapshot.held.items())
+    ]
+    waiting = [
+        pb.WaitingRequest(
+            position=position,
+            session_names=w.session_names,
+            since=w.waiting_since,
+            deadline=w.deadline or 0.0,
+            owner=_owner_pb(w.client, w.owner),
+            blocked_by=w.blocked_by,
+            request_id=w.id,
+            lease=_lease_pb(leases, w.lease_id),
+        )
+        for position, w in enumerate(snapshot.waiting, start=1)
+    ]
+    return pb.GetStatusResponse(held=held, waiting=waiting, revision=revision)
+
+
+def audited_force_release(
+    table: ReservationTable, session_names: Sequence[str], reason: str, peer: str
+) -> tuple[list[str], list[str]]:
+    """Force release ``session_names`` on behalf of ``peer``; log it; return (released, not held).
+
+    Raises:
+        InvalidArgumentError: If the reason is blank or no (or an empty) session name is given.
+    """
+    if not reason.strip():
+        raise InvalidArgumentError("a force release needs a reason")
+    names = list(dict.fromkeys(session_names))
+    if not names or not all(names):
+        raise InvalidArgumentError("name at least one session to release (none empty)")
+    released = table.force_release(names, f"{reason} (by {peer})")
+    _logger.warning(
+        "force release by %s (%s): released %s",
+        peer,
+        reason,
+        ", ".join(repr(n) for n in released) or "nothing",
+    )
+    freed = set(released)
+    return list(released), [n for n in names if n not in freed]
+
+
 class AdminServicer(pb_grpc.AdminServiceServicer):
     """Implements ``pinbroker.admin.v1.AdminService``."""
 
@@ -85,51 +163,11 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
         self._events = events
         self._admin_token = admin_token
 
-    def _lease_pb(self, lease_id: int | None) -> pb.Lease:
-        if lease_id is None:
-            return pb.Lease(kind=pb.LEASE_KIND_NONE, state="none")
-        lease = self._leases.get(LeaseId(lease_id))
-        if lease is None:
-            return pb.Lease(kind=pb.LEASE_KIND_CLIENT, lease_id=lease_id, state="unknown")
-        return pb.Lease(
-            kind=pb.LEASE_KIND_CLIENT,
-            lease_id=lease_id,
-            state=lease.state.value,
-            remaining_seconds=lease.remaining,
-        )
-
     def GetStatus(
         self, request: pb.GetStatusRequest, context: grpc.ServicerContext
     ) -> pb.GetStatusResponse:
         """Held sessions (by name) and the queue (first = next)."""
-        revision = self._events.latest_revision
-        snapshot = self._table.snapshot()
-        held = [
-            pb.HeldSession(
-                session_name=name,
-                reservation_id=r.id,
-                fence=r.fences.get(name, 0),
-                since=r.acquired_at,
-                owner=_owner_pb(r.client, r.owner),
-                lease=self._lease_pb(r.lease_id),
-                annotations=dict(r.annotations),
-            )
-            for name, r in sorted(snapshot.held.items())
-        ]
-        waiting = [
-            pb.WaitingRequest(
-                position=position,
-                session_names=w.session_names,
-                since=w.waiting_since,
-                deadline=w.deadline or 0.0,
-                owner=_owner_pb(w.client, w.owner),
-                blocked_by=w.blocked_by,
-                request_id=w.id,
-                lease=self._lease_pb(w.lease_id),
-            )
-            for position, w in enumerate(snapshot.waiting, start=1)
-        ]
-        return pb.GetStatusResponse(held=held, waiting=waiting, revision=revision)
+        return status_pb(self._table, self._leases, self._events)
 
     async def WatchEvents(
         self, request: pb.WatchEventsRequest, context: grpc.aio.ServicerContext[object, object]
@@ -175,22 +213,10 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
     ) -> pb.ForceReleaseResponse:
         """Release sessions whoever holds them (local callers or the admin token only)."""
         self._authorize(context)
-        if not request.reason.strip():
-            raise InvalidArgumentError("a force release needs a reason")
-        names = list(dict.fromkeys(request.session_names))
-        if not names or not all(names):
-            raise InvalidArgumentError("name at least one session to release (none empty)")
-        released = self._table.force_release(names, f"{request.reason} (by {context.peer()})")
-        _logger.warning(
-            "force release by %s (%s): released %s",
-            context.peer(),
-            request.reason,
-            ", ".join(repr(n) for n in released) or "nothing",
+        released, not_held = audited_force_release(
+            self._table, request.session_names, request.reason, context.peer()
         )
-        freed = set(released)
-        return pb.ForceReleaseResponse(
-            released=released, not_held=[n for n in names if n not in freed]
-        )
+        return pb.ForceReleaseResponse(released=released, not_held=not_held)
 
     def _authorize(self, context: grpc.ServicerContext) -> None:
         if is_local_peer(context.peer()):

@@ -29,6 +29,7 @@ from ni.measurementlink.sessionmanagement.v1 import (
     session_management_service_pb2,
     session_management_service_pb2_grpc,
 )
+from starlette.applications import Starlette
 
 from pinbroker._proto.pinbroker.admin.v1 import admin_pb2, admin_pb2_grpc
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2, lease_pb2_grpc
@@ -64,6 +65,7 @@ from pinbroker.server._pinmap_service import PinMapServicer
 from pinbroker.server._session_service import SessionManagementServicer
 from pinbroker.store import EventWriter, GroupCommitJournal, Store, open_store
 from pinbroker.types import SessionNaming
+from pinbroker.web import BrokerState, EventStreams, HttpServer, create_app
 
 __all__ = ["RunningServer", "ServerConfig", "start_server"]
 
@@ -142,6 +144,8 @@ class ServerConfig:
             connection has been gone this many seconds (``--release-on-disconnect``).
         strict_owner: Refuse unreserve calls with a stale or missing fencing token
             (``--strict-owner``) instead of ignoring them or releasing by name.
+        http_port: Port of the status page and its JSON API (``--http-port``), on ``host``;
+            0 picks a free one; None (the default) serves no web page.
         admin_token_file: File holding the token that authorises destructive admin calls
             from other hosts (``--admin-token-file``); local callers need none.
         event_history: Events kept (in memory and in the state store).
@@ -171,6 +175,7 @@ class ServerConfig:
     release_on_disconnect: float | None = None
     strict_owner: bool = False
     admin_token_file: Path | None = None
+    http_port: int | None = None
     event_history: int = DEFAULT_EVENT_HISTORY
     parse_limits: ParseLimits = field(default=DEFAULT_LIMITS)
     pin_map_cache_bytes: int = DEFAULT_PIN_MAP_CACHE_BYTES
@@ -189,6 +194,8 @@ class RunningServer:
         events: The event log.
         restored_revision: The newest event revision restored from the state store at
             start-up (0 if none): events after it happened in this run.
+        http_port: The port of the status page (``--http-port``), or None if it is off.
+        web_app: The status page's ASGI application (served on ``http_port``), or None.
     """
 
     def __init__(
@@ -208,6 +215,8 @@ class RunningServer:
         key_file: Path | None,
         grace_seconds: float,
         restored_revision: int = 0,
+        http: HttpServer | None = None,
+        web_app: Starlette | None = None,
     ) -> None:
         self._server = server
         self._loop_thread = loop_thread
@@ -220,6 +229,9 @@ class RunningServer:
         self.sessions = sessions
         self.events = events
         self.restored_revision = restored_revision
+        self._http = http
+        self.http_port = None if http is None else http.port
+        self.web_app = web_app
         self._health = health_servicer
         self._key_file = key_file
         self._grace = grace_seconds
@@ -236,6 +248,13 @@ class RunningServer:
         return f"{host}:{self.port}"
 
     @property
+    def http_url(self) -> str | None:
+        """``http://host:port/`` of the status page, or None if it is off."""
+        if self.http_port is None:
+            return None
+        return f"http://{self.address.rsplit(':', 1)[0]}:{self.http_port}/"
+
+    @property
     def key_file(self) -> Path | None:
         """The discovery key file this server wrote, or None if it publishes none."""
         return self._key_file
@@ -246,6 +265,8 @@ class RunningServer:
             if self._stopped.is_set():
                 return
             self._loop_thread.call(self._health.enter_graceful_shutdown())
+            if self._http is not None:
+                self._loop_thread.call(self._http.stop())
             self.sessions.shutdown()
             self._loop_thread.call(self._server.stop(self._grace if grace is None else grace))
             self._loop_thread.close()
@@ -339,6 +360,34 @@ def start_server(config: ServerConfig) -> RunningServer:
         store.close()
         raise
 
+    http: HttpServer | None = None
+    web_app: Starlette | None = None
+    try:
+        if config.http_port is not None:
+            streams = EventStreams()
+            web_app = create_app(
+                BrokerState(sessions, pin_maps, leases.leases, events, config.session_naming),
+                admin_token=_read_admin_token(config),
+                streams=streams,
+            )
+            http = loop_thread.call(
+                HttpServer.start(
+                    web_app,
+                    streams,
+                    host=config.host,
+                    port=config.http_port,
+                    grace=config.grace_seconds,
+                )
+            )
+    except BaseException:
+        loop_thread.call(server.stop(0))
+        loop_thread.close()
+        executor.shutdown(wait=False)
+        event_writer.close()
+        journal.close()
+        store.close()
+        raise
+
     key_file = _publish_key_file(config, port) if config.publish_key_file else None
     return RunningServer(
         server,
@@ -355,6 +404,8 @@ def start_server(config: ServerConfig) -> RunningServer:
         key_file=key_file,
         grace_seconds=config.grace_seconds,
         restored_revision=restored_revision,
+        http=http,
+        web_app=web_app,
     )
 
 
