@@ -48,6 +48,7 @@ EXPECTED: dict[str, set[str]] = {
         "Ticket",
         "WaitingRequest",
         "check_timeout",
+        "event_owner",
         "timeout_from_milliseconds",
         "timeout_to_milliseconds",
     },

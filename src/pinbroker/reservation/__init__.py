@@ -40,6 +40,7 @@ from pinbroker.reservation._values import (
     TableSnapshot,
     Ticket,
     WaitingRequest,
+    event_owner,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "Ticket",
     "WaitingRequest",
     "check_timeout",
+    "event_owner",
     "timeout_from_milliseconds",
     "timeout_to_milliseconds",
 ]

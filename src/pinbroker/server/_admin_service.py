@@ -14,11 +14,18 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 import grpc.aio
 
+from pinbroker._local_callers import is_local_peer
 from pinbroker._proto.pinbroker.admin.v1 import admin_pb2 as pb
 from pinbroker._proto.pinbroker.admin.v1 import admin_pb2_grpc as pb_grpc
 from pinbroker.errors import InvalidArgumentError, PermissionDeniedError
 from pinbroker.events import Event, EventLog, EventOwner
-from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTable, ReservationTable
+from pinbroker.reservation import (
+    ClientIdentity,
+    LeaseId,
+    LeaseTable,
+    ReservationTable,
+    event_owner,
+)
 
 __all__ = [
     "ADMIN_TOKEN_METADATA",
@@ -35,31 +42,14 @@ ADMIN_TOKEN_METADATA = "pinbroker-admin-token"
 _BATCH = 500  # events per WatchEventsResponse
 
 
-def is_local_peer(peer: str) -> bool:
-    """Whether a gRPC peer string is a loopback address or a Unix socket."""
-    return (
-        peer.startswith("unix:")
-        or peer.startswith("ipv4:127.")
-        or peer.startswith("ipv6:[::1]")
-        or peer.startswith("ipv6:[::ffff:127.")
+def _event_owner_pb(owner: EventOwner) -> pb.Owner:
+    return pb.Owner(
+        peer=owner.peer, hostname=owner.hostname, username=owner.username, pid=owner.pid or 0
     )
 
 
 def _owner_pb(client: ClientIdentity, owner: str) -> pb.Owner:
-    return pb.Owner(
-        peer=client.peer or owner,
-        hostname=client.hostname,
-        username=client.username,
-        pid=client.pid or 0,
-    )
-
-
-def _event_owner_pb(owner: EventOwner | None) -> pb.Owner | None:
-    if owner is None:
-        return None
-    return pb.Owner(
-        peer=owner.peer, hostname=owner.hostname, username=owner.username, pid=owner.pid or 0
-    )
+    return _event_owner_pb(event_owner(client, owner))
 
 
 def event_to_pb(event: Event) -> pb.Event:
@@ -70,7 +60,7 @@ def event_to_pb(event: Event) -> pb.Event:
         kind=event.kind.value,
         session_names=event.session_names,
         reservation_id=event.reservation_id or 0,
-        owner=_event_owner_pb(event.owner),
+        owner=None if event.owner is None else _event_owner_pb(event.owner),
         reason=event.reason,
     )
 

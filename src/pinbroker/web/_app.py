@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from pinbroker._local_callers import is_loopback_host as is_local_client
 from pinbroker.errors import InvalidArgumentError, PinMapNotFoundError
 from pinbroker.server._admin_service import audited_force_release
 from pinbroker.web._page import RECENT_EVENTS, render_page
@@ -30,19 +30,6 @@ __all__ = ["KEEP_ALIVE_SECONDS", "EventStreams", "create_app", "is_local_client"
 
 KEEP_ALIVE_SECONDS = 15.0
 """Seconds between keep-alive comments on an idle ``/api/events/stream``."""
-
-
-def is_local_client(host: str | None) -> bool:
-    """Whether an HTTP client address is loopback (IPv4, IPv6 or IPv4-mapped IPv6)."""
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 class EventStreams:
