@@ -104,7 +104,7 @@ class BrokerState:
         return {"pin_maps": items}
 
     def pin_map_grid(self, pin_map_id: str) -> JsonObject:
-        """``GET /api/pin-maps/{id}``: for each pin and site, its session, channel and state.
+        """``GET /api/pin-maps/{id}``: for each pin (and relay) and site, its sessions and state.
 
         Raises:
             PinMapNotFoundError: If no pin map has that id.
@@ -127,20 +127,23 @@ class BrokerState:
                         "state": state,
                     }
                 )
-        pins = []
-        for pin in pin_map.pins:
-            sites: Sequence[int] = (-1,) if pin.is_system else pin_map.sites
-            pins.append(
-                {
-                    "pin": pin.name,
-                    "system": pin.is_system,
-                    "sites": [
-                        {"site": site, "connections": cells.get((pin.name, site), [])}
-                        for site in sites
-                    ],
-                }
-            )
-        return {"id": pin_map_id, "sites": list(pin_map.sites), "pins": pins}
+
+        def row(key: str, name: str, system: bool) -> JsonObject:
+            sites: Sequence[int] = (-1,) if system else pin_map.sites
+            return {
+                key: name,
+                "system": system,
+                "sites": [
+                    {"site": site, "connections": cells.get((name, site), [])} for site in sites
+                ],
+            }
+
+        return {
+            "id": pin_map_id,
+            "sites": list(pin_map.sites),
+            "pins": [row("pin", pin.name, pin.is_system) for pin in pin_map.pins],
+            "relays": [row("relay", relay.name, relay.is_system) for relay in pin_map.relays],
+        }
 
     def registered_sessions(self) -> JsonObject:
         """``GET /api/sessions``: registered (or reserved) sessions and multiplexer sessions."""
