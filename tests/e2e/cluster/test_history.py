@@ -162,6 +162,10 @@ def test_random_clients_and_server_kills(
             timeout=10
         ) as all_registered:
             registered = {i.session_name for i in all_registered.session_info}
+    with (tmp_path / "events.jsonl").open("w", encoding="utf-8") as dump:  # for post-mortems
+        for e in history:
+            fields = (e.revision, e.time.timestamp(), e.kind, e.session_names, e.reservation_id)
+            dump.write(json.dumps([*fields, e.reason]) + "\n")
     assert [e.revision for e in history] == list(range(1, len(history) + 1))  # none dropped
     ends = _check_authoritative_history(history)
     _check_client_view(records, history, ends)
