@@ -3,9 +3,9 @@
 Every start-up failure ends in exactly one line on stderr, ``pinbroker: cannot start: <what and
 where>``, and exit status :data:`EXIT_CANNOT_START`; ``--debug`` prints the traceback before it.
 Flags are checked before anything starts: the host must resolve, the port must be free, the
-``--pin-map`` files and the ``--admin-token-file`` readable. What :func:`start_server` raises
-(an invalid pin map, an unusable state directory or database, a port taken meanwhile) is
-reported the same way.
+``--pin-map`` files and the ``--admin-token-file`` readable, the TLS files usable PEM that pair
+up. What :func:`start_server` raises (an invalid pin map, an unusable state directory or
+database, a port taken meanwhile) is reported the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Final, TextIO
 
 from pinbroker._event_logging import EventLogger
 from pinbroker._logging import LogFormat, configure_logging
+from pinbroker._tls import TlsFileError, read_server_tls
 from pinbroker.errors import PinbrokerError
 from pinbroker.server.app import RunningServer, ServerConfig, start_server
 from pinbroker.store import STORE_FILE_NAME, default_state_dir
@@ -78,6 +79,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         admin_token_file=Path(args.admin_token_file) if args.admin_token_file else None,
         pin_map_cache_bytes=args.pin_map_cache * 1024 * 1024,
         http_port=args.http_port,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None,
+        tls_client_ca=Path(args.tls_client_ca) if args.tls_client_ca else None,
     )
 
 
@@ -86,9 +90,14 @@ def check_flags(config: ServerConfig) -> None:
 
     Raises:
         CannotStartError: If the host does not resolve, the port is in use or not allowed,
-            a ``--pin-map`` file cannot be read, or the admin token file cannot be read or is
-            empty; the message says which and why.
+            a ``--pin-map`` file cannot be read, the admin token file cannot be read or is
+            empty, or the TLS flags do not pair up or name unusable files; the message says
+            which and why.
     """
+    try:
+        read_server_tls(config.tls_cert, config.tls_key, config.tls_client_ca)
+    except TlsFileError as exc:
+        raise CannotStartError(str(exc)) from exc
     _check_address(config.host, config.port)
     if config.http_port:
         _check_address(config.host, config.http_port)
@@ -137,6 +146,12 @@ def _check_address(host: str, port: int) -> None:
             else:
                 message = f"cannot listen on {where}: {_reason(exc)}"
             raise CannotStartError(message) from exc
+
+
+def _transport(config: ServerConfig) -> str:
+    if config.tls_cert is None:
+        return "insecure"
+    return "TLS" if config.tls_client_ca is None else "mutual TLS"
 
 
 def _reason(exc: OSError) -> str:
@@ -195,7 +210,7 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     print(f"pinbroker listening on {running.host}:{running.port}", flush=True)
-    _logger.info("listening on %s (gRPC, insecure)", running.address)
+    _logger.info("listening on %s (gRPC, %s)", running.address, _transport(config))
     if running.http_url is not None:
         _logger.info("status page at %s (HTTP, insecure)", running.http_url)
     if config.in_memory or config.store is not None:
@@ -205,6 +220,12 @@ def run_serve(args: argparse.Namespace) -> int:
         _logger.info("state directory %s (database %s)", state_dir, state_dir / STORE_FILE_NAME)
     if running.key_file is not None:
         _logger.info("discovery key file %s", running.key_file)
+    elif config.tls_cert is not None:
+        _logger.log(
+            logging.WARNING if args.discovery_key_file else logging.INFO,
+            "no discovery key file written: the port serves TLS, and NI's clients read the file "
+            "to dial an insecure port (pinbroker's clients: --address or $PINBROKER_ADDRESS)",
+        )
     else:
         _logger.info("no discovery key file written")
     event_logger = (

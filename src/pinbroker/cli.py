@@ -180,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(local callers need none)",
     )
     serve.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="FILE",
+        help="serve TLS with this PEM certificate chain (needs --tls-key; NI's clients only "
+        "dial insecure ports, see docs/deploy.md) (default: an insecure port)",
+    )
+    serve.add_argument(
+        "--tls-key", default=None, metavar="FILE", help="the unencrypted PEM key of --tls-cert"
+    )
+    serve.add_argument(
+        "--tls-client-ca",
+        default=None,
+        metavar="FILE",
+        help="mutual TLS: refuse clients without a certificate signed by these PEM CA "
+        "certificates (needs --tls-cert)",
+    )
+    serve.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -263,9 +280,32 @@ def _add_address(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tls(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tls-ca",
+        default=None,
+        metavar="FILE",
+        help="dial over TLS, trusting the server certificates these PEM CA certificates signed "
+        "(default: $PINBROKER_TLS_CA, else an insecure channel)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=None,
+        metavar="FILE",
+        help="mutual TLS: this client's PEM certificate chain (default: $PINBROKER_TLS_CERT)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        default=None,
+        metavar="FILE",
+        help="the unencrypted PEM key of --tls-cert (default: $PINBROKER_TLS_KEY)",
+    )
+
+
 def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     status = commands.add_parser("status", help="show held sessions and who waits for them")
     _add_address(status)
+    _add_tls(status)
     status.add_argument("--json", action="store_true", help="print the stable JSON form")
 
     release = commands.add_parser(
@@ -276,6 +316,7 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
         "--reason", required=True, help="why, for people: recorded in the event history"
     )
     _add_address(release)
+    _add_tls(release)
     release.add_argument(
         "--admin-token-file",
         default=None,
@@ -296,14 +337,20 @@ def _add_admin_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_address(events)
+    _add_tls(events)
 
 
 def _run_admin_command(args: argparse.Namespace) -> int:
-    from pinbroker.admin_cli import ExitCode, run_events, run_release, run_status
+    # gRPC's core logs each failed TLS handshake on stderr at INFO; errors here are one line.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    from pinbroker.admin_cli import ExitCode, TlsFlags, run_events, run_release, run_status
 
+    tls = TlsFlags(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
     try:
         if args.command == "status":
-            return run_status(args.address, as_json=args.json, out=sys.stdout, err=sys.stderr)
+            return run_status(
+                args.address, as_json=args.json, out=sys.stdout, err=sys.stderr, tls=tls
+            )
         if args.command == "release":
             return run_release(
                 args.sessions,
@@ -312,6 +359,7 @@ def _run_admin_command(args: argparse.Namespace) -> int:
                 admin_token_file=args.admin_token_file,
                 out=sys.stdout,
                 err=sys.stderr,
+                tls=tls,
             )
         return run_events(
             args.since,
@@ -320,6 +368,7 @@ def _run_admin_command(args: argparse.Namespace) -> int:
             address=args.address,
             out=sys.stdout,
             err=sys.stderr,
+            tls=tls,
         )
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

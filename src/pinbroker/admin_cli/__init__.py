@@ -7,6 +7,6 @@ shapes and the tables), ``_commands`` the connecting, error reporting and exit c
 
 from __future__ import annotations
 
-from pinbroker.admin_cli._commands import ExitCode, run_events, run_release, run_status
+from pinbroker.admin_cli._commands import ExitCode, TlsFlags, run_events, run_release, run_status
 
-__all__ = ["ExitCode", "run_events", "run_release", "run_status"]
+__all__ = ["ExitCode", "TlsFlags", "run_events", "run_release", "run_status"]

@@ -13,10 +13,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 import grpc
 
+from pinbroker._tls import TlsFileError
 from pinbroker.admin_cli._format import (
     dropped_before,
     event_json,
@@ -27,8 +28,16 @@ from pinbroker.admin_cli._format import (
 )
 from pinbroker.client._admin import AdminClient
 from pinbroker.client._connect import ServerLocation, ServerNotFoundError, locate_server
+from pinbroker.client._tls import client_tls, open_channel
 
-__all__ = ["ExitCode", "rpc_error_message", "run_events", "run_release", "run_status"]
+__all__ = [
+    "ExitCode",
+    "TlsFlags",
+    "rpc_error_message",
+    "run_events",
+    "run_release",
+    "run_status",
+]
 
 CALL_TIMEOUT = 30.0
 """Seconds a status or release call, or reading the retained history, may take."""
@@ -46,6 +55,24 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130  # Ctrl-C (except for `events --follow`, which ends with 0)
 
 
+class TlsFlags(NamedTuple):
+    """``--tls-ca``, ``--tls-cert`` and ``--tls-key`` as given; None falls back to the environment.
+
+    Attributes:
+        ca: PEM CA file to trust (``$PINBROKER_TLS_CA``): with one, the command dials TLS.
+        cert: The client's PEM certificate chain, for mutual TLS (``$PINBROKER_TLS_CERT``).
+        key: The unencrypted PEM key of ``cert`` (``$PINBROKER_TLS_KEY``).
+    """
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
+NO_TLS_FLAGS = TlsFlags()
+"""No TLS flag given: a CA from ``$PINBROKER_TLS_CA`` makes it TLS, else insecure."""
+
+
 class CommandError(Exception):
     """A failure to report as one ``pinbroker: ...`` line and exit with ``code``."""
 
@@ -59,7 +86,7 @@ def _one_line(text: str) -> str:
 
 
 def rpc_error_message(
-    code: grpc.StatusCode | None, details: str, location: ServerLocation
+    code: grpc.StatusCode | None, details: str, location: ServerLocation, *, tls: bool = False
 ) -> tuple[str, ExitCode]:
     """The one-line message (without the ``pinbroker: `` prefix) and exit code for an RPC error.
 
@@ -67,11 +94,13 @@ def rpc_error_message(
         code: The call's status code.
         details: The server's (or gRPC's) message.
         location: Which server was called and how it was found.
+        tls: The call was made over TLS (the message says so).
     """
     details = _one_line(details) or "(no details)"
-    where = f"the pinbroker at {location.address} (from {location.source})"
+    over = ", over TLS" if tls else ""
+    where = f"the pinbroker at {location.address} (from {location.source}{over})"
     if code == grpc.StatusCode.UNAVAILABLE:
-        return f"cannot reach {where}: {details}", ExitCode.NO_SERVER
+        return f"cannot reach {where}: {details}{_tls_hint(details, tls)}", ExitCode.NO_SERVER
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"{where} did not answer in time: {details}", ExitCode.NO_SERVER
     if code == grpc.StatusCode.PERMISSION_DENIED:
@@ -87,20 +116,41 @@ def rpc_error_message(
     return f"{where} failed the call ({name}): {details}", ExitCode.SERVER_ERROR
 
 
+def _tls_hint(details: str, tls: bool) -> str:
+    """A hint for a connection that fails as TLS mismatches do (the server closes it)."""
+    if tls and ("handshake" in details.lower() or "socket closed" in details.lower()):
+        return (
+            " (check --tls-ca, and give --tls-cert and --tls-key if the server wants a "
+            "client certificate)"
+        )
+    if not tls and "socket closed" in details.lower():
+        return " (if the server serves TLS, give its CA: --tls-ca or $PINBROKER_TLS_CA)"
+    return ""
+
+
 @contextmanager
-def _admin(address: str | None) -> Iterator[tuple[AdminClient, ServerLocation]]:
-    """An admin client for the server ``address`` names or discovery finds; errors as one line."""
+def _admin(
+    address: str | None, tls_flags: TlsFlags
+) -> Iterator[tuple[AdminClient, ServerLocation]]:
+    """An admin client for the server ``address`` names or discovery finds; errors as one line.
+
+    The channel is TLS when a CA is given (``--tls-ca``, else ``$PINBROKER_TLS_CA``).
+    """
     try:
+        tls = client_tls(*tls_flags)
         location = locate_server(address)
+        channel = open_channel(location.address, tls)
+    except TlsFileError as error:
+        raise CommandError(_one_line(str(error)), ExitCode.USAGE) from None
     except ServerNotFoundError as error:
         raise CommandError(_one_line(str(error)), ExitCode.NO_SERVER) from None
-    channel = grpc.insecure_channel(location.address)
     try:
         yield AdminClient(channel), location
     except grpc.RpcError as error:
         code = error.code() if isinstance(error, grpc.Call) else None
         details = (error.details() if isinstance(error, grpc.Call) else None) or str(error)
-        raise CommandError(*rpc_error_message(code, details, location)) from None
+        message, exit_code = rpc_error_message(code, details, location, tls=tls is not None)
+        raise CommandError(message, exit_code) from None
     finally:
         channel.close()
 
@@ -111,10 +161,12 @@ def _report(error: CommandError, err: TextIO) -> int:
     return error.code
 
 
-def run_status(address: str | None, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+def run_status(
+    address: str | None, *, as_json: bool, out: TextIO, err: TextIO, tls: TlsFlags = NO_TLS_FLAGS
+) -> int:
     """``pinbroker status``: print who holds and who waits."""
     try:
-        with _admin(address) as (admin, location):
+        with _admin(address, tls) as (admin, location):
             status = admin.status(timeout=CALL_TIMEOUT)
     except CommandError as error:
         return _report(error, err)
@@ -146,11 +198,12 @@ def run_release(
     admin_token_file: str | None,
     out: TextIO,
     err: TextIO,
+    tls: TlsFlags = NO_TLS_FLAGS,
 ) -> int:
     """``pinbroker release``: force release sessions; 1 if some were not held."""
     try:
         token = _read_token(admin_token_file) if admin_token_file is not None else None
-        with _admin(address) as (admin, _):
+        with _admin(address, tls) as (admin, _):
             result = admin.force_release(session_names, reason, token, timeout=CALL_TIMEOUT)
     except CommandError as error:
         return _report(error, err)
@@ -167,6 +220,7 @@ def run_events(
     address: str | None,
     out: TextIO,
     err: TextIO,
+    tls: TlsFlags = NO_TLS_FLAGS,
 ) -> int:
     """``pinbroker events``: print the retained events after ``since``; follow if asked.
 
@@ -175,7 +229,7 @@ def run_events(
     if since < 0:
         return _report(CommandError(f"--since must be 0 or more, not {since}", ExitCode.USAGE), err)
     try:
-        with _admin(address) as (admin, _):
+        with _admin(address, tls) as (admin, _):
             batches = admin.events(since, follow=follow, timeout=None if follow else CALL_TIMEOUT)
             try:
                 first = True

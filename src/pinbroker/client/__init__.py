@@ -20,10 +20,15 @@ whose reservations also resolve connections; :class:`PinMapClient` loads and que
 Against pinbroker, reservations are bound to a lease of the client process (one per channel,
 kept alive in the background, revoked at exit): ``client.lease`` is its :class:`LeaseKeeper`,
 and releasing a reservation whose lease was lost raises :class:`LeaseLostError`.
+
+:func:`connect` dials over TLS when given a CA (``tls_ca=``, else ``$PINBROKER_TLS_CA``), with
+a client certificate for mutual TLS (``tls_cert=``/``tls_key=``, else ``$PINBROKER_TLS_CERT``
+and ``$PINBROKER_TLS_KEY``); unusable TLS files raise :class:`TlsFileError`.
 """
 
 from __future__ import annotations
 
+from pinbroker._tls import TlsFileError
 from pinbroker.client._admin import AdminClient
 from pinbroker.client._admin_values import (
     AdminEvent,
@@ -60,6 +65,7 @@ from pinbroker.client._sessions import (
     SessionDetails,
     SessionSnapshot,
 )
+from pinbroker.client._tls import TLS_CA_ENV_VAR, TLS_CERT_ENV_VAR, TLS_KEY_ENV_VAR
 from pinbroker.pinmap import (
     ChannelMapping,
     PinDefinition,
@@ -70,6 +76,9 @@ from pinbroker.pinmap import (
 
 __all__ = [
     "ADDRESS_ENV_VAR",
+    "TLS_CA_ENV_VAR",
+    "TLS_CERT_ENV_VAR",
+    "TLS_KEY_ENV_VAR",
     "AdminClient",
     "AdminEvent",
     "AdminEventBatch",
@@ -102,6 +111,7 @@ __all__ = [
     "SessionDetails",
     "SessionSnapshot",
     "SingleReservation",
+    "TlsFileError",
     "WaitingRequest",
     "connect",
     "locate_server",

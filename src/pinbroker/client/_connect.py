@@ -12,6 +12,7 @@ import grpc
 from pinbroker.client._lease_registry import existing_lease_keeper
 from pinbroker.client._pin_map import PinMapClient
 from pinbroker.client._session_client import PinbrokerSessionClient
+from pinbroker.client._tls import PathArg, client_tls, open_channel
 from pinbroker.discovery_file import default_key_file_path, read_key_file
 from pinbroker.errors import UnavailableError
 
@@ -33,7 +34,7 @@ class ServerLocation:
     """Where a pinbroker is and how :func:`locate_server` learnt it.
 
     Attributes:
-        address: ``host:port`` for ``grpc.insecure_channel``.
+        address: ``host:port`` to dial.
         source: Human-readable origin, e.g. ``discovery key file /run/user/1000/...``.
         pid: Process id recorded in the discovery key file, if any.
     """
@@ -114,23 +115,46 @@ class Clients:
         self.close()
 
 
-def connect(address: str | None = None, *, timeout: float = 10.0) -> Clients:
+def connect(
+    address: str | None = None,
+    *,
+    timeout: float = 10.0,
+    tls_ca: PathArg = None,
+    tls_cert: PathArg = None,
+    tls_key: PathArg = None,
+    tls: bool | None = None,
+) -> Clients:
     """Connect to a running pinbroker and return ready clients.
+
+    The channel is TLS when a CA is given (``tls_ca``, else ``$PINBROKER_TLS_CA``), for a
+    server started with ``--tls-cert``; mutual TLS adds the client's certificate and key
+    (``tls_cert`` and ``tls_key``, else ``$PINBROKER_TLS_CERT`` and ``$PINBROKER_TLS_KEY``).
+    Without a CA it is insecure.
 
     Args:
         address: ``host:port`` of the server. If None, ``$PINBROKER_ADDRESS`` is used, else the
             discovery key file written by ``pinbroker serve`` (see :func:`locate_server`).
         timeout: Seconds to wait for the channel to become ready.
+        tls_ca: PEM file of the CA certificates the server's certificate must be signed by.
+        tls_cert: PEM certificate chain of this client, for a server with ``--tls-client-ca``.
+        tls_key: The unencrypted PEM key of ``tls_cert``.
+        tls: None (default): TLS when a CA is given. False: an insecure channel, whatever the
+            environment says. True: TLS, a CA must be given.
 
     Returns:
         Clients sharing one ready channel.
 
     Raises:
         ServerNotFoundError: If no address can be found, or the server does not answer within
-            ``timeout`` (the message says which address and where it came from).
+            ``timeout`` (the message says which address and where it came from; a TLS
+            handshake that fails looks the same: a wrong CA, a server without TLS, or a client
+            certificate the server does not accept).
+        TlsFileError: If a TLS file cannot be read or parsed, or the TLS arguments do not pair
+            up (a certificate without its key, a client certificate without a CA).
     """
+    settings = client_tls(tls_ca, tls_cert, tls_key, tls=tls)
     location = locate_server(address)
-    channel = grpc.insecure_channel(location.address)
+    channel = open_channel(location.address, settings)
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
     except grpc.FutureTimeoutError:
@@ -138,9 +162,10 @@ def connect(address: str | None = None, *, timeout: float = 10.0) -> Clients:
         hint = ""
         if location.pid is not None:
             hint = f" (the key file names process {location.pid}; it may have stopped)"
+        how = "insecure" if settings is None else f"over TLS, trusting {settings.ca}"
         raise ServerNotFoundError(
-            f"pinbroker at {location.address} (from {location.source}) did not answer within "
-            f"{timeout} s{hint}"
+            f"pinbroker at {location.address} (from {location.source}, {how}) did not answer "
+            f"within {timeout} s{hint}"
         ) from None
     except BaseException:
         channel.close()

@@ -30,11 +30,15 @@ class RunExit(enum.IntEnum):
 
 
 def _check_server(address: str, source: str, timeout: float) -> str | None:
-    """Return None if a gRPC server answers at ``address`` within ``timeout``, else a reason."""
+    """Return None if a gRPC server answers at ``address`` within ``timeout``, else a reason.
+
+    Always over an insecure channel, whatever ``$PINBROKER_TLS_CA`` says: NI's clients, which
+    COMMAND runs, only dial insecure ports.
+    """
     from pinbroker.client import ServerNotFoundError, connect
 
     try:
-        connect(address, timeout=timeout).close()
+        connect(address, timeout=timeout, tls=False).close()
     except ServerNotFoundError:
         return f"no pinbroker server answers at {address} (from {source}) within {timeout:g} s"
     return None

@@ -150,7 +150,9 @@ def add_discovery_servicer(
     return servicer
 
 
-def register_builtin_services(registry: ServiceRegistry, *, host: str, port: int) -> list[str]:
+def register_builtin_services(
+    registry: ServiceRegistry, *, host: str, port: int, tls: bool = False
+) -> list[str]:
     """Register pinbroker's Pin Map and Session Management services, served at ``host:port``.
 
     Each is registered with its gRPC full name as both provided interface and service class, as
@@ -164,6 +166,8 @@ def register_builtin_services(registry: ServiceRegistry, *, host: str, port: int
         registry: The registry to register in.
         host: The host the server listens on.
         port: The port the server listens on (the bound port, not 0).
+        tls: The port serves TLS (``--tls-cert``): it is registered as the
+            ``ssl_authenticated_port``, not as the ``insecure_port``.
 
     Returns:
         The registration ids, Pin Map Service first.
@@ -171,7 +175,11 @@ def register_builtin_services(registry: ServiceRegistry, *, host: str, port: int
     Raises:
         InvalidServiceRegistrationError: If ``port`` is not in 1-65535.
     """
-    location = ServiceLocation(location=_connectable_host(host), insecure_port=str(port))
+    location = ServiceLocation(
+        location=_connectable_host(host),
+        insecure_port="" if tls else str(port),
+        ssl_authenticated_port=str(port) if tls else "",
+    )
     builtins = (
         (PIN_MAP_SERVICE_NAME, "Pin Map Service (pinbroker)", "pin maps"),
         (

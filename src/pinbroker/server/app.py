@@ -33,6 +33,7 @@ from starlette.applications import Starlette
 
 from pinbroker._proto.pinbroker.admin.v1 import admin_pb2, admin_pb2_grpc
 from pinbroker._proto.pinbroker.lease.v1 import lease_pb2, lease_pb2_grpc
+from pinbroker._tls import read_server_tls
 from pinbroker.broker import (
     DEFAULT_PIN_MAP_CACHE_BYTES,
     HoldWatch,
@@ -132,7 +133,13 @@ class ServerConfig:
         pin_map_files: Pin maps to preload; each one's id is its path as given.
         session_naming: How session names are formed.
         discovery_key_file: Where to write the discovery key file; None = the default path.
-        publish_key_file: Whether to write the discovery key file at all.
+        publish_key_file: Whether to write the discovery key file at all (never with TLS: the
+            file tells NI's clients an insecure port).
+        tls_cert: PEM certificate chain of the server (``--tls-cert``): the port serves TLS;
+            needs ``tls_key``. None (the default): an insecure port.
+        tls_key: PEM private key of ``tls_cert`` (``--tls-key``).
+        tls_client_ca: PEM CA certificates that must have signed a client's certificate
+            (``--tls-client-ca``): mutual TLS, clients without one are refused.
         max_message_bytes: Largest request accepted (larger → RESOURCE_EXHAUSTED).
         worker_threads: Threads running the handlers that are not ``async`` (registry, pin
             map and discovery calls, unreserve, the durability wait of a grant).
@@ -167,6 +174,9 @@ class ServerConfig:
     session_naming: SessionNaming = SessionNaming.TYPED
     discovery_key_file: Path | None = None
     publish_key_file: bool = True
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     worker_threads: int = DEFAULT_WORKER_THREADS
     max_waiters: int = DEFAULT_MAX_WAITERS
@@ -299,6 +309,7 @@ def start_server(config: ServerConfig) -> RunningServer:
     Raises:
         PinbrokerError: If a preloaded pin map is invalid.
         OSError: If the state directory or the port cannot be used.
+        pinbroker._tls.TlsFileError: If the TLS files are unusable or do not pair up.
     """
     store = _owner_store(config)
     journal = GroupCommitJournal(store)
@@ -388,7 +399,8 @@ def start_server(config: ServerConfig) -> RunningServer:
         store.close()
         raise
 
-    key_file = _publish_key_file(config, port) if config.publish_key_file else None
+    publish = config.publish_key_file and config.tls_cert is None
+    key_file = _publish_key_file(config, port) if publish else None
     return RunningServer(
         server,
         loop_thread=loop_thread,
@@ -470,8 +482,17 @@ async def _start_grpc(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     host_for_bind = f"[{config.host}]" if ":" in config.host else config.host
+    tls = read_server_tls(config.tls_cert, config.tls_key, config.tls_client_ca)
     try:
-        port = server.add_insecure_port(f"{host_for_bind}:{config.port}")
+        if tls is None:
+            port = server.add_insecure_port(f"{host_for_bind}:{config.port}")
+        else:
+            credentials = grpc.ssl_server_credentials(
+                [(tls.key_pair.private_key, tls.key_pair.certificate_chain)],
+                root_certificates=tls.client_ca,
+                require_client_auth=tls.client_ca is not None,
+            )
+            port = server.add_secure_port(f"{host_for_bind}:{config.port}", credentials)
     except RuntimeError as exc:  # grpc.aio raises where grpc returned 0
         raise OSError(f"cannot listen on {config.host}:{config.port}") from exc
     if port == 0:
@@ -490,7 +511,7 @@ async def _start_grpc(
     if config.discovery_liveness is not None:
         tasks.append(loop.create_task(run_liveness_probe(discovery, config.discovery_liveness)))
     server.pinbroker_tasks = tasks  # type: ignore[attr-defined]  # keep them referenced
-    register_builtin_services(discovery, host=config.host, port=port)
+    register_builtin_services(discovery, host=config.host, port=port, tls=tls is not None)
     for name in service_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -38,6 +38,10 @@ EXPECTED = {
     "SessionDetails",
     "SessionSnapshot",
     "SingleReservation",
+    "TLS_CA_ENV_VAR",
+    "TLS_CERT_ENV_VAR",
+    "TLS_KEY_ENV_VAR",
+    "TlsFileError",
     "WaitingRequest",
     "connect",
     "locate_server",
@@ -62,7 +66,8 @@ def test_no_other_public_names() -> None:
 def test_public_classes_come_from_private_modules_or_the_engine_contract() -> None:
     for name in client.__all__:
         module = getattr(getattr(client, name), "__module__", "pinbroker.client._")
-        assert module.startswith(("pinbroker.client._", "pinbroker.pinmap._results")), name
+        allowed = ("pinbroker.client._", "pinbroker.pinmap._results", "pinbroker._tls")
+        assert module.startswith(allowed), name
 
 
 def test_session_client_is_a_drop_in_for_the_documented_client() -> None:
