@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import signal
 import socket
 import sys
@@ -67,6 +68,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=host,
         port=args.port,
         state_dir=Path(args.state_dir) if args.state_dir else None,
+        database=args.database or os.environ.get("PINBROKER_DATABASE") or None,
         pin_map_files=tuple(Path(p) for p in args.pin_map),
         session_naming=SessionNaming(args.session_names),
         discovery_key_file=Path(args.discovery_key_file)
@@ -213,7 +215,9 @@ def run_serve(args: argparse.Namespace) -> int:
     _logger.info("listening on %s (gRPC, %s)", running.address, _transport(config))
     if running.http_url is not None:
         _logger.info("status page at %s (HTTP, insecure)", running.http_url)
-    if config.in_memory or config.store is not None:
+    if config.database is not None:
+        _logger.info("state shared in %s", running.state)
+    elif config.in_memory or config.store is not None:
         _logger.info("state kept in memory only")
     else:
         state_dir = config.state_dir or default_state_dir()

@@ -114,7 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--state-dir",
         default=None,
-        help="directory of the SQLite state file (default: the user's state directory)",
+        help="directory of the SQLite state file (default: the user's state directory); "
+        "with --database it holds no state",
+    )
+    serve.add_argument(
+        "--database",
+        default=None,
+        metavar="URL",
+        help="keep the state in this PostgreSQL database, shared with every server given the "
+        "same one: postgresql://USER:PASSWORD@HOST:PORT/DB (default: $PINBROKER_DATABASE, "
+        "else the SQLite file in --state-dir)",
     )
     serve.add_argument(
         "--pin-map",

@@ -53,6 +53,7 @@ __all__ = [
     "AlreadyExistsError",
     "AmbiguousServiceError",
     "CancelledError",
+    "DatabaseUnavailableError",
     "FailedPreconditionError",
     "InvalidArgumentError",
     "InvalidPinMapIdError",
@@ -298,6 +299,14 @@ class ReservationTimeoutError(UnavailableError):
 
 class ShuttingDownError(UnavailableError):
     """Raised to a waiting reservation when the server shuts down."""
+
+
+class DatabaseUnavailableError(UnavailableError):
+    """Raised when the shared PostgreSQL database cannot be reached (``--database``).
+
+    The call did not take effect, unless the connection broke exactly at its commit (then it
+    may have: ``docs/design.md``, "Several hosts"); the server reconnects by itself.
+    """
 
 
 class CancelledError(PinbrokerError):

@@ -15,10 +15,10 @@ their reservations are held until unreserved, as NI does. Two opt-in policies bo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 
 from pinbroker.events import EventKind
-from pinbroker.reservation import ReservationId, ReservationTable
+from pinbroker.reservation import Reservation, ReservationId, ReservationTableLike
 
 __all__ = ["HoldWatch"]
 
@@ -30,11 +30,12 @@ class HoldWatch:
 
     def __init__(
         self,
-        table: ReservationTable,
+        table: ReservationTableLike,
         *,
         now: Callable[[], float],
         max_hold: float | None = None,
         release_on_disconnect: float | None = None,
+        connected_here: Callable[[], Iterable[Reservation]] | None = None,
     ) -> None:
         """Create the watch.
 
@@ -44,12 +45,15 @@ class HoldWatch:
             max_hold: Longest hold in seconds; None = unlimited.
             release_on_disconnect: Grace in seconds after a lease-less holder's connection is
                 gone; None = never.
+            connected_here: The reservations whose holder's connection is to this server
+                (a table shared by several servers holds others' too); None: every one.
         """
         self._table = table
         self._now = now
         self._max_hold = max_hold
         self._grace = release_on_disconnect
         self._gone_since: dict[ReservationId, float] = {}
+        self._connected_here = connected_here
 
     @property
     def watches_connections(self) -> bool:
@@ -78,7 +82,12 @@ class HoldWatch:
         if self._grace is None or connected_peers is None:
             return
         now = self._now()
-        held = {r.id: r for r in self._table.snapshot().reservations if r.lease_id is None}
+        candidates = (
+            self._table.snapshot().reservations
+            if self._connected_here is None
+            else self._connected_here()
+        )
+        held = {r.id: r for r in candidates if r.lease_id is None}
         for rid in list(self._gone_since):
             if rid not in held:
                 del self._gone_since[rid]

@@ -19,7 +19,8 @@ from pinbroker.reservation import (
     LeaseId,
     LeaseRecord,
     LeaseTable,
-    ReservationTable,
+    LeaseTableLike,
+    ReservationTableLike,
 )
 
 __all__ = ["LeaseManager", "LeaseStore"]
@@ -42,13 +43,16 @@ class LeaseStore(Protocol):
 class LeaseManager:
     """Leases and what is bound to them. Thread-safe."""
 
-    def __init__(self, leases: LeaseTable, table: ReservationTable, store: LeaseStore) -> None:
+    def __init__(
+        self, leases: LeaseTableLike, table: ReservationTableLike, store: LeaseStore | None
+    ) -> None:
         """Create the manager.
 
         Args:
             leases: The lease table (its TTL is the server's ``--lease-ttl``).
             table: The reservation table; build it with ``lease_alive=leases.is_active``.
-            store: Where leases are persisted.
+            store: Where leases are persisted; None when the lease table persists them
+                itself (the shared database of ``pinbroker.cluster``).
         """
         self._leases = leases
         self._table = table
@@ -56,12 +60,14 @@ class LeaseManager:
         self._unreleased: dict[LeaseId, Lease] = {}  # ended, but releasing failed: retried
 
     @property
-    def leases(self) -> LeaseTable:
+    def leases(self) -> LeaseTableLike:
         """The lease table."""
         return self._leases
 
     def restore(self) -> None:
         """Re-install persisted leases with a fresh TTL (restart: clients must re-attach)."""
+        if self._store is None or not isinstance(self._leases, LeaseTable):
+            return  # a shared lease table lives in its database
         self._leases.restore(
             self._store.load_leases(), next_id=self._store.load_lease_id_high() + 1
         )
@@ -73,6 +79,8 @@ class LeaseManager:
             Exception: Whatever the store raised; then no lease was granted.
         """
         lease = self._leases.grant(identity)
+        if self._store is None:
+            return lease
         try:
             self._store.put_lease(LeaseRecord(lease.id, lease.ttl, identity, lease.granted_at))
         except Exception:
@@ -123,6 +131,8 @@ class LeaseManager:
             _logger.debug("%s; released %s", reason, ", ".join(repr(name) for name in released))
         else:
             _logger.info("%s", reason)
+        if self._store is None:
+            return
         try:
             self._store.delete_leases([lease.id])
         except Exception:

@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from pinbroker.errors import (
     InvalidPinMapIdError,
@@ -25,13 +26,13 @@ from pinbroker.errors import (
 )
 from pinbroker.events import EventKind, EventLog
 from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits, PinMap, load_pinmap
-from pinbroker.store import Store
 from pinbroker.types import PinMapId
 
 __all__ = [
     "BYTES_PER_XML_CHAR",
     "DEFAULT_PIN_MAP_CACHE_BYTES",
     "PinMapRepository",
+    "PinMapStore",
     "StoredPinMap",
     "estimate_pin_map_bytes",
 ]
@@ -52,6 +53,16 @@ _BYTES_PER_MAP = 16 * 1024
 def estimate_pin_map_bytes(xml: str) -> int:
     """Estimate the memory the parsed form of ``xml`` takes (see the module docstring)."""
     return _BYTES_PER_MAP + BYTES_PER_XML_CHAR * len(xml)
+
+
+class PinMapStore(Protocol):
+    """Where pin maps' XML is kept: the part of ``pinbroker.store.Store`` used here."""
+
+    def put_pin_map(self, pin_map_id: PinMapId, xml: str) -> None: ...
+
+    def load_pin_maps(self) -> list[tuple[PinMapId, str]]: ...
+
+    def load_pin_map(self, pin_map_id: PinMapId) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,20 +88,25 @@ class PinMapRepository:
         events: Where ``pin_map_loaded`` events go.
         cache_bytes: Memory budget of parsed pin maps (estimated); the pin map used last always
             stays, even if it alone is larger.
+        shared: The store is shared with other servers (``pinbroker.cluster``): an id not
+            known here is looked up in the store, and :meth:`forget` drops what another
+            server changed.
     """
 
     def __init__(
         self,
-        store: Store,
+        store: PinMapStore,
         *,
         limits: ParseLimits = DEFAULT_LIMITS,
         parse: Callable[..., PinMap] = load_pinmap,
         events: EventLog | None = None,
         cache_bytes: int = DEFAULT_PIN_MAP_CACHE_BYTES,
+        shared: bool = False,
     ) -> None:
         if cache_bytes < 0:
             raise ValueError(f"cache_bytes must not be negative, not {cache_bytes}")
         self._store = store
+        self._shared = shared
         self._events = events
         self._limits = limits
         self._parse = parse
@@ -161,6 +177,8 @@ class PinMapRepository:
         with self._lock:
             if key in self._generations:
                 raise PinMapAlreadyExistsError(pin_map_id)
+        if self._shared and self._store.load_pin_map(key) is not None:
+            raise PinMapAlreadyExistsError(pin_map_id)
         parsed = self._parse(xml, source=pin_map_id, limits=self._limits)
         with self._lock:
             if key in self._generations:
@@ -202,7 +220,9 @@ class PinMapRepository:
             if stored is not None:
                 return stored
             if key not in self._generations:
-                raise PinMapNotFoundError(pin_map_id)
+                if not self._shared:
+                    raise PinMapNotFoundError(pin_map_id)
+                self._generations[key] = 0  # perhaps created through another server
             loader = self._loaders.setdefault(key, threading.Lock())
         with loader:  # one parse per pin map, however many callers want it
             with self._lock:
@@ -217,6 +237,9 @@ class PinMapRepository:
     def _reload(self, key: PinMapId, generation: int) -> StoredPinMap:
         xml = self._store.load_pin_map(key)
         if xml is None:
+            with self._lock:
+                if self._generations.get(key) == generation:
+                    del self._generations[key]
             raise PinMapNotFoundError(key)
         try:
             parsed = self._parse(xml, source=key, limits=self._limits)
@@ -254,6 +277,20 @@ class PinMapRepository:
                 dropped_id,
                 dropped.size // (1024 * 1024),
             )
+
+    def forget(self, pin_map_id: str | None) -> None:
+        """Drop the parsed copy of a pin map that another server changed; it is read again.
+
+        Args:
+            pin_map_id: The pin map; None drops every parsed copy (after missed notices).
+        """
+        with self._lock:
+            keys = list(self._generations) if pin_map_id is None else [PinMapId(pin_map_id)]
+            for key in keys:
+                old = self._cache.pop(key, None)
+                if old is not None:
+                    self._cached_bytes -= old.size
+                self._generations[key] = self._generations.get(key, -1) + 1
 
     def ids(self) -> list[PinMapId]:
         """Return the ids of all registered pin maps, in registration order."""

@@ -24,8 +24,14 @@ from pinbroker.errors import (
 )
 from pinbroker.events import EventKind, EventLog
 from pinbroker.pinmap import MultiplexerResource, SessionResource
-from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistry
-from pinbroker.reservation import FenceToken, Reservation, ReservationTable, check_timeout
+from pinbroker.registry import MultiplexerRecord, SessionRecord, SessionRegistryLike
+from pinbroker.reservation import (
+    FenceToken,
+    Reservation,
+    ReservationTable,
+    ReservationTableLike,
+    check_timeout,
+)
 from pinbroker.store import Store
 from pinbroker.types import SessionName, SessionNaming
 
@@ -69,9 +75,9 @@ class SessionManager:
     def __init__(
         self,
         pin_maps: PinMapRepository,
-        table: ReservationTable,
-        registry: SessionRegistry,
-        store: Store,
+        table: ReservationTableLike,
+        registry: SessionRegistryLike,
+        store: Store | None,
         *,
         naming: SessionNaming = SessionNaming.TYPED,
         max_waiters: int = 112,
@@ -84,7 +90,8 @@ class SessionManager:
             pin_maps: Where pin maps are looked up by id.
             table: The reservation table (its journal should be ``store``).
             registry: Registered sessions and multiplexer sessions.
-            store: Persistence, used to restore reservations at start-up.
+            store: Persistence, used to restore reservations at start-up; None when the table
+                keeps its state itself (the shared database of ``pinbroker.cluster``).
             naming: Session naming scheme.
             max_waiters: How many reservation requests may block at once; a further request
                 that would have to wait fails with RESOURCE_EXHAUSTED instead of taking the
@@ -107,12 +114,14 @@ class SessionManager:
         self._events = events
 
     @property
-    def table(self) -> ReservationTable:
+    def table(self) -> ReservationTableLike:
         """The reservation table (for introspection: who holds, who waits)."""
         return self._table
 
     def restore(self) -> None:
         """Re-install the reservations persisted before the last stop (fences, id high-water)."""
+        if self._store is None or not isinstance(self._table, ReservationTable):
+            return  # a shared table lives in its database
         self._table.restore(
             self._store.load_reservations(),
             fences=self._store.load_fences(),

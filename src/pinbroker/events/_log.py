@@ -361,6 +361,29 @@ class EventLog:
             self._latest = run[-1].revision
             self._changed.notify_all()
 
+    def ingest(self, events: Sequence[Event]) -> None:
+        """Append events numbered elsewhere (a log shared by several servers), in order.
+
+        Events at or below :attr:`latest_revision` are skipped. Where one does not follow
+        its predecessor, the retained window starts over at it (subscribers
+        behind see the gap as ``lost``). Subscribers and listeners are woken; ``on_append`` is
+        not called (the events are persisted already).
+
+        Args:
+            events: Events by increasing, consecutive revision.
+        """
+        with self._lock:
+            fresh = [event for event in events if event.revision > self._latest]
+            if not fresh:
+                return
+            for event in fresh:
+                if event.revision != self._latest + 1:
+                    self._events.clear()
+                self._events.append(event)
+                self._latest = event.revision
+            self._changed.notify_all()
+        self._notify_listeners()
+
     def subscribe(self, after: int | None = None) -> Subscription:
         """Return a subscription that delivers events after revision ``after``.
 

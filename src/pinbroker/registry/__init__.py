@@ -7,11 +7,12 @@ Pure: no grpc, no protobuf. Registrations persist through a :class:`RegistryStor
 from __future__ import annotations
 
 from pinbroker.registry._records import MultiplexerRecord, SessionRecord
-from pinbroker.registry._registry import RegistryStore, SessionRegistry
+from pinbroker.registry._registry import RegistryStore, SessionRegistry, SessionRegistryLike
 
 __all__ = [
     "MultiplexerRecord",
     "RegistryStore",
     "SessionRecord",
     "SessionRegistry",
+    "SessionRegistryLike",
 ]

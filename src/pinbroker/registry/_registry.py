@@ -15,7 +15,7 @@ from pinbroker.errors import InvalidSessionError, SessionAlreadyRegisteredError
 from pinbroker.registry._records import MultiplexerRecord, SessionRecord
 from pinbroker.types import SessionName
 
-__all__ = ["RegistryStore", "SessionRegistry"]
+__all__ = ["RegistryStore", "SessionRegistry", "SessionRegistryLike"]
 
 
 class RegistryStore(Protocol):
@@ -238,3 +238,29 @@ class SessionRegistry:
         if not multiplexer_type_id:
             return records
         return tuple(r for r in records if r.multiplexer_type_id == multiplexer_type_id)
+
+
+class SessionRegistryLike(Protocol):
+    """What :class:`SessionRegistry` offers (``pinbroker.cluster`` has a shared one)."""
+
+    def register(self, records: Iterable[SessionRecord]) -> None: ...
+
+    def unregister(self, session_names: Iterable[str]) -> tuple[SessionRecord, ...]: ...
+
+    def get(self, session_name: str) -> SessionRecord | None: ...
+
+    def is_registered(self, session_name: str) -> bool: ...
+
+    def all(self, instrument_type_id: str = "") -> tuple[SessionRecord, ...]: ...
+
+    def register_multiplexers(self, records: Iterable[MultiplexerRecord]) -> None: ...
+
+    def unregister_multiplexers(
+        self, session_names: Iterable[str]
+    ) -> tuple[MultiplexerRecord, ...]: ...
+
+    def get_multiplexer(self, session_name: str) -> MultiplexerRecord | None: ...
+
+    def is_multiplexer_registered(self, session_name: str) -> bool: ...
+
+    def all_multiplexers(self, multiplexer_type_id: str = "") -> tuple[MultiplexerRecord, ...]: ...

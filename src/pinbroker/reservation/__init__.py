@@ -11,6 +11,8 @@ Timeouts are seconds as ``float | None``; the wire's milliseconds are converted 
 from __future__ import annotations
 
 from pinbroker.reservation._clock import Clock, FakeClock, MonotonicClock
+from pinbroker.reservation._contracts import LeaseTableLike, ReservationTableLike
+from pinbroker.reservation._fencing import sort_by_token
 from pinbroker.reservation._journal import (
     DeferredJournal,
     DeleteSessions,
@@ -41,6 +43,7 @@ from pinbroker.reservation._values import (
     Ticket,
     WaitingRequest,
     event_owner,
+    unique_names,
 )
 
 __all__ = [
@@ -57,17 +60,21 @@ __all__ = [
     "LeaseRecord",
     "LeaseState",
     "LeaseTable",
+    "LeaseTableLike",
     "MonotonicClock",
     "PutReservation",
     "Reservation",
     "ReservationId",
     "ReservationJournal",
     "ReservationTable",
+    "ReservationTableLike",
     "TableSnapshot",
     "Ticket",
     "WaitingRequest",
     "check_timeout",
     "event_owner",
+    "sort_by_token",
     "timeout_from_milliseconds",
     "timeout_to_milliseconds",
+    "unique_names",
 ]

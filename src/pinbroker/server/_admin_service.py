@@ -22,8 +22,8 @@ from pinbroker.events import Event, EventLog, EventOwner
 from pinbroker.reservation import (
     ClientIdentity,
     LeaseId,
-    LeaseTable,
-    ReservationTable,
+    LeaseTableLike,
+    ReservationTableLike,
     event_owner,
 )
 
@@ -65,7 +65,7 @@ def event_to_pb(event: Event) -> pb.Event:
     )
 
 
-def _lease_pb(leases: LeaseTable, lease_id: int | None) -> pb.Lease:
+def _lease_pb(leases: LeaseTableLike, lease_id: int | None) -> pb.Lease:
     if lease_id is None:
         return pb.Lease(kind=pb.LEASE_KIND_NONE, state="none")
     lease = leases.get(LeaseId(lease_id))
@@ -80,7 +80,7 @@ def _lease_pb(leases: LeaseTable, lease_id: int | None) -> pb.Lease:
 
 
 def status_pb(
-    table: ReservationTable, leases: LeaseTable, events: EventLog
+    table: ReservationTableLike, leases: LeaseTableLike, events: EventLog
 ) -> pb.GetStatusResponse:
     """Held sessions (by name) and the queue (first = next), as GetStatus answers."""
     revision = events.latest_revision
@@ -114,7 +114,7 @@ def status_pb(
 
 
 def audited_force_release(
-    table: ReservationTable, session_names: Sequence[str], reason: str, peer: str
+    table: ReservationTableLike, session_names: Sequence[str], reason: str, peer: str
 ) -> tuple[list[str], list[str]]:
     """Force release ``session_names`` on behalf of ``peer``; log it; return (released, not held).
 
@@ -142,8 +142,8 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
     def __init__(
         self,
-        table: ReservationTable,
-        leases: LeaseTable,
+        table: ReservationTableLike,
+        leases: LeaseTableLike,
         events: EventLog,
         *,
         admin_token: str | None = None,

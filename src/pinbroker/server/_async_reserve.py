@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from pinbroker.broker import SessionManager
 from pinbroker.errors import ReservationTimeoutError, ResourceExhaustedError
-from pinbroker.reservation import ClientIdentity, Reservation, ReservationTable, Ticket
+from pinbroker.reservation import ClientIdentity, Reservation, ReservationTableLike, Ticket
 
 __all__ = ["reserve_on_loop"]
 
@@ -84,7 +84,7 @@ class _Asking:
 
     def request(
         self,
-        table: ReservationTable,
+        table: ReservationTableLike,
         session_names: Sequence[str],
         on_change: Callable[[], None] | None = None,
     ) -> Ticket:
@@ -144,7 +144,7 @@ async def _reserve(
 
 
 async def _finish_on_worker(
-    table: ReservationTable, executor: Executor, ticket: Ticket, timeout: float | None
+    table: ReservationTableLike, executor: Executor, ticket: Ticket, timeout: float | None
 ) -> Reservation:
     """Take the outcome on a worker thread; undo a grant whose caller went away meanwhile."""
     loop = asyncio.get_running_loop()
@@ -166,7 +166,7 @@ async def _finish_on_worker(
         raise
 
 
-def _discard(table: ReservationTable, ticket: Ticket, timeout: float | None) -> None:
+def _discard(table: ReservationTableLike, ticket: Ticket, timeout: float | None) -> None:
     """Forget a cancelled request (its outcome is the CancelledError; nothing blocks)."""
     try:
         table.finish(ticket, timeout)
@@ -182,7 +182,7 @@ def _consume(done: asyncio.Future[Reservation]) -> None:
         done.exception()
 
 
-def _release_undelivered(table: ReservationTable, reservation: Reservation) -> None:
+def _release_undelivered(table: ReservationTableLike, reservation: Reservation) -> None:
     """Release a reservation whose caller went away as it was granted."""
     try:
         released = table.release_reservation(

@@ -16,7 +16,7 @@ from ni.measurementlink.sessionmanagement.v1 import (
 from pinbroker.broker import SessionManager
 from pinbroker.broker._ownership import token_of, without_own_keys
 from pinbroker.errors import InvalidArgumentError
-from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTable, timeout_from_milliseconds
+from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTableLike, timeout_from_milliseconds
 from pinbroker.server._async_reserve import reserve_on_loop
 from pinbroker.server._convert_sessions import (
     multiplexer_record_from_pb,
@@ -58,7 +58,7 @@ class _Caller:
 def _caller(
     context: grpc.aio.ServicerContext[object, object],
     raw_annotations: Mapping[str, str],
-    leases: LeaseTable | None,
+    leases: LeaseTableLike | None,
 ) -> _Caller:
     annotations = without_own_keys(raw_annotations)
     metadata = {key: str(value) for key, value in (context.invocation_metadata() or ())}
@@ -97,7 +97,7 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     """
 
     def __init__(
-        self, sessions: SessionManager, executor: Executor, leases: LeaseTable | None = None
+        self, sessions: SessionManager, executor: Executor, leases: LeaseTableLike | None = None
     ) -> None:
         self._sessions = sessions
         self._executor = executor

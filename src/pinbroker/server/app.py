@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,16 +55,15 @@ from pinbroker.discovery_file import (
 )
 from pinbroker.events import EventLog
 from pinbroker.pinmap import DEFAULT_LIMITS, ParseLimits
-from pinbroker.registry import SessionRegistry
-from pinbroker.reservation import LeaseId, LeaseTable, ReservationTable
 from pinbroker.server._admin_service import AdminServicer
 from pinbroker.server._connections import connected_peers
+from pinbroker.server._core import build_core
 from pinbroker.server._discovery_service import add_discovery_servicer, register_builtin_services
 from pinbroker.server._errors import ErrorMappingInterceptor
 from pinbroker.server._lease_service import LeaseServicer
 from pinbroker.server._pinmap_service import PinMapServicer
 from pinbroker.server._session_service import SessionManagementServicer
-from pinbroker.store import EventWriter, GroupCommitJournal, Store, open_store
+from pinbroker.store import Store
 from pinbroker.types import SessionNaming
 from pinbroker.web import BrokerState, EventStreams, HttpServer, create_app
 
@@ -164,6 +163,8 @@ class ServerConfig:
         grace_seconds: How long in-flight calls may take to finish on shutdown.
         store: A store to use instead of opening one (for embedding and tests); the server
             closes it when it stops.
+        database: ``postgresql://USER:PASSWORD@HOST:PORT/DB`` of a database shared with other
+            servers (``--database``); None keeps the state in ``state_dir`` (SQLite).
     """
 
     host: str = "127.0.0.1"
@@ -192,6 +193,7 @@ class ServerConfig:
     discovery_liveness: LivenessPolicy | None = DEFAULT_LIVENESS
     grace_seconds: float = 5.0
     store: Store | None = None
+    database: str | None = None
 
 
 class RunningServer:
@@ -216,15 +218,14 @@ class RunningServer:
         executor: futures.ThreadPoolExecutor,
         host: str,
         port: int,
-        store: Store,
-        journal: GroupCommitJournal,
-        event_writer: EventWriter,
+        close_state: Callable[[], None],
         sessions: SessionManager,
         events: EventLog,
         health_servicer: AsyncHealthServicer,
         key_file: Path | None,
         grace_seconds: float,
         restored_revision: int = 0,
+        state: str = "",
         http: HttpServer | None = None,
         web_app: Starlette | None = None,
     ) -> None:
@@ -233,9 +234,8 @@ class RunningServer:
         self._executor = executor
         self.host = host
         self.port = port
-        self._store = store
-        self._journal = journal
-        self._event_writer = event_writer
+        self._close_state = close_state
+        self.state = state
         self.sessions = sessions
         self.events = events
         self.restored_revision = restored_revision
@@ -281,9 +281,7 @@ class RunningServer:
             self._loop_thread.call(self._server.stop(self._grace if grace is None else grace))
             self._loop_thread.close()
             self._executor.shutdown(wait=True)
-            self._journal.close()  # writes what is pending
-            self._event_writer.close()
-            self._store.close()
+            self._close_state()  # writes what is pending
             if self._key_file is not None:
                 remove_key_file(self._key_file, only_if_pid=os.getpid(), only_if_port=self.port)
             self._stopped.set()
@@ -291,16 +289,6 @@ class RunningServer:
     def wait(self) -> None:
         """Block until the server has been stopped."""
         self._stopped.wait()
-
-
-def _owner_store(config: ServerConfig) -> Store:
-    if config.store is not None:
-        return config.store
-    if config.in_memory:
-        from pinbroker.store import MemoryStore
-
-        return MemoryStore()
-    return open_store(config.state_dir)
 
 
 def start_server(config: ServerConfig) -> RunningServer:
@@ -311,49 +299,8 @@ def start_server(config: ServerConfig) -> RunningServer:
         OSError: If the state directory or the port cannot be used.
         pinbroker._tls.TlsFileError: If the TLS files are unusable or do not pair up.
     """
-    store = _owner_store(config)
-    journal = GroupCommitJournal(store)
-    event_writer = EventWriter(store, keep=config.event_history)
-    try:
-        events = EventLog(capacity=config.event_history, on_append=event_writer.submit)
-        events.restore(store.load_events(config.event_history))
-        restored_revision = events.latest_revision
-        pin_maps = PinMapRepository(
-            store,
-            limits=config.parse_limits,
-            events=events,
-            cache_bytes=config.pin_map_cache_bytes,
-        )
-        for problem in pin_maps.restore():
-            _logger.error("%s", problem)
-        for path in config.pin_map_files:
-            xml = Path(path).read_text(encoding="utf-8-sig")
-            pin_maps.update(str(path), xml)
-        registry = SessionRegistry(store)
-        lease_table = LeaseTable(ttl=config.lease_ttl)
-        table = ReservationTable(
-            journal=journal,
-            events=events,
-            lease_alive=lambda lease_id: lease_table.is_active(LeaseId(lease_id)),
-        )
-        leases = LeaseManager(lease_table, table, store)
-        leases.restore()
-        sessions = SessionManager(
-            pin_maps,
-            table,
-            registry,
-            store,
-            naming=config.session_naming,
-            max_waiters=config.max_waiters,
-            strict_owner=config.strict_owner,
-            events=events,
-        )
-        sessions.restore()
-    except BaseException:
-        event_writer.close()
-        journal.close()
-        store.close()
-        raise
+    core = build_core(config)
+    events, pin_maps, sessions, leases = core.events, core.pin_maps, core.sessions, core.leases
 
     loop_thread = _LoopThread()
     executor = futures.ThreadPoolExecutor(
@@ -366,9 +313,7 @@ def start_server(config: ServerConfig) -> RunningServer:
     except BaseException:
         loop_thread.close()
         executor.shutdown(wait=False)
-        event_writer.close()
-        journal.close()
-        store.close()
+        core.close()
         raise
 
     http: HttpServer | None = None
@@ -394,9 +339,7 @@ def start_server(config: ServerConfig) -> RunningServer:
         loop_thread.call(server.stop(0))
         loop_thread.close()
         executor.shutdown(wait=False)
-        event_writer.close()
-        journal.close()
-        store.close()
+        core.close()
         raise
 
     publish = config.publish_key_file and config.tls_cert is None
@@ -407,15 +350,14 @@ def start_server(config: ServerConfig) -> RunningServer:
         executor=executor,
         host=config.host,
         port=port,
-        store=store,
-        journal=journal,
-        event_writer=event_writer,
+        close_state=core.close,
         sessions=sessions,
         events=events,
         health_servicer=health_servicer,
         key_file=key_file,
         grace_seconds=config.grace_seconds,
-        restored_revision=restored_revision,
+        restored_revision=core.restored_revision,
+        state=core.description,
         http=http,
         web_app=web_app,
     )
@@ -506,6 +448,7 @@ async def _start_grpc(
             now=time.monotonic,
             max_hold=config.max_hold,
             release_on_disconnect=config.release_on_disconnect,
+            connected_here=getattr(sessions.table, "granted_here", None),
         )
         tasks.append(loop.create_task(_watch_holds(watch, executor)))
     if config.discovery_liveness is not None:
@@ -526,7 +469,14 @@ async def _reap_leases(leases: LeaseManager, executor: futures.Executor) -> None
     """
     loop = asyncio.get_running_loop()
     while True:
-        deadline = leases.leases.next_deadline()
+        try:  # in the executor: with --database this is a query, which may fail or take long
+            deadline = await loop.run_in_executor(executor, leases.leases.next_deadline)
+        except RuntimeError:  # the executor shut down: the server is stopping
+            return
+        except Exception as exc:  # e.g. the database is away: try again, never end the task
+            _logger.warning("reading lease deadlines failed: %s", exc)
+            await asyncio.sleep(_REAP_CHECK)
+            continue
         now = time.monotonic()
         if deadline is not None and deadline <= now:
             try:

@@ -17,7 +17,7 @@ from pinbroker.admin_cli._format import event_json, rfc3339, status_json
 from pinbroker.broker import PinMapRepository, SessionManager
 from pinbroker.client._admin import event_from_pb, status_from_pb
 from pinbroker.events import Event, EventKind, EventLog
-from pinbroker.reservation import LeaseTable, TableSnapshot
+from pinbroker.reservation import LeaseTableLike, TableSnapshot
 from pinbroker.server._admin_service import event_to_pb, status_pb
 from pinbroker.types import SessionNaming
 
@@ -58,7 +58,7 @@ class BrokerState:
 
     sessions: SessionManager
     pin_maps: PinMapRepository
-    leases: LeaseTable
+    leases: LeaseTableLike
     events: EventLog
     naming: SessionNaming
 

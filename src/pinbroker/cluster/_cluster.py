@@ -1,0 +1,250 @@
+"""One server's membership of a cluster sharing a PostgreSQL database, and its background work.
+
+Each server has a row in ``servers`` whose heartbeat it renews every third of its lease TTL.
+A server whose heartbeat is older than its TTL is dead: its waiters stop counting at once
+(every grant decision joins ``waiters`` with live ``servers``), and the next heartbeat of any
+live server deletes its row and its waiters, with a ``cancelled`` event each, and notifies the
+sessions concerned so younger waiters elsewhere are tried. A server that was only stalled
+(SIGSTOP, a long pause) finds its row gone at its next heartbeat, registers again under the
+same id, and its own waiters fail with ``CancelledError`` (their rows are gone).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from pinbroker.cluster._db import Cursor, Database
+from pinbroker.cluster._events import EVENTS_CHANNEL, NewEvent, SharedEventLog, insert_events
+from pinbroker.cluster._leases import SharedLeaseTable
+from pinbroker.cluster._listener import Listener
+from pinbroker.cluster._registry import PIN_MAPS_CHANNEL, SharedPinMapStore, SharedRegistry
+from pinbroker.cluster._rows import WAITER_COLUMNS, waiter_of
+from pinbroker.cluster._schema import migrate
+from pinbroker.cluster._sql import CHANGED_CHANNEL, notify_changed
+from pinbroker.cluster._table import SharedReservationTable
+from pinbroker.errors import DatabaseUnavailableError
+from pinbroker.events import EventKind
+from pinbroker.reservation import event_owner
+
+__all__ = ["Cluster"]
+
+_logger = logging.getLogger(__name__)
+
+_MAX_BEAT: Final = 2.0
+"""Seconds between heartbeats at most, whatever the TTL."""
+
+
+class Cluster:
+    """Everything one server shares with the others through the database. Thread-safe.
+
+    Attributes:
+        database: The connection pool.
+        events: The shared event log (mirrored here).
+        table: The shared reservation table.
+        leases: The shared lease table.
+        registry: Registered sessions and multiplexer sessions.
+        pin_map_store: Pin maps' XML.
+        server_id: This server's row in ``servers``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        lease_ttl: float,
+        address: str,
+        event_history: int,
+    ) -> None:
+        """Connect, migrate the schema, join the cluster and start listening.
+
+        Raises:
+            StateDatabaseError: If the database cannot be reached or its schema is newer.
+        """
+        self.database = Database(url)
+        try:
+            migrate(self.database)
+            self._ttl = lease_ttl
+            self.server_id = self._join(address)
+            self.events = SharedEventLog(self.database, capacity=event_history)
+            self.events.load()
+            self.table = SharedReservationTable(
+                self.database, self.events, server_id=self.server_id
+            )
+            self.leases = SharedLeaseTable(self.database, ttl=lease_ttl)
+            self.registry = SharedRegistry(self.database)
+            self.pin_map_store = SharedPinMapStore(self.database)
+        except BaseException:
+            self.database.close()
+            raise
+        self._forget_pin_map: Callable[[str | None], None] | None = None
+        self._stop = threading.Event()
+        self._pull_wanted = threading.Event()
+        self._listener: Listener | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self, forget_pin_map: Callable[[str | None], None] | None = None) -> None:
+        """Start listening, pulling events and the heartbeat.
+
+        Args:
+            forget_pin_map: Called with a pin map id when another server changed it (the
+                repository drops its parsed copy), and with None after a reconnection.
+        """
+        self._forget_pin_map = forget_pin_map
+        self._listener = Listener(
+            self.database,
+            {
+                CHANGED_CHANNEL: self.table.on_changed,
+                EVENTS_CHANNEL: lambda _payload: self._pull_wanted.set(),
+                PIN_MAPS_CHANNEL: self._pin_map_changed_to,
+            },
+            self._on_connect,
+        )
+        self._listener.wait_connected(5.0)
+        for target, name in (
+            (self._pull_loop, "pinbroker-events"),
+            (self._beat_loop, "pinbroker-heartbeat"),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Leave the cluster: stop the threads, delete this server's row, close the pool."""
+        self._stop.set()
+        self._pull_wanted.set()
+        if self._listener is not None:
+            self._listener.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.table.close()
+        try:
+            self.database.run(
+                lambda cursor: cursor.execute(
+                    "DELETE FROM servers WHERE id = %s", (self.server_id,)
+                )
+            )
+        except DatabaseUnavailableError as exc:
+            _logger.warning("could not leave the cluster cleanly: %s", exc)
+        self.database.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _join(self, address: str) -> int:
+        def work(cursor: Cursor) -> int:
+            cursor.execute(
+                "INSERT INTO servers (hostname, pid, address, ttl) VALUES (%s, %s, %s, %s) "
+                "RETURNING id",
+                (socket.gethostname(), os.getpid(), address, self._ttl),
+            )
+            row = cursor.fetchone()
+            assert row is not None
+            return int(row[0])
+
+        return self.database.run(work)
+
+    def _on_connect(self) -> None:
+        self.table.on_reconnect()
+        self._pull_wanted.set()
+        if self._forget_pin_map is not None:
+            self._forget_pin_map(None)
+
+    def _pin_map_changed_to(self, pin_map_id: str) -> None:
+        if self._forget_pin_map is not None:
+            self._forget_pin_map(pin_map_id)
+
+    def _pull_loop(self) -> None:
+        while not self._stop.is_set():
+            self._pull_wanted.wait(1.0)
+            self._pull_wanted.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.events.pull()
+            except DatabaseUnavailableError:
+                pass  # the listener reports it; pulled again after it reconnects
+            except Exception:
+                _logger.exception("reading events from the database failed")
+
+    def _beat_loop(self) -> None:
+        period = min(self._ttl / 3, _MAX_BEAT)
+        while not self._stop.wait(period):
+            try:
+                self._beat()
+                self._reap()
+            except DatabaseUnavailableError as exc:
+                _logger.warning("heartbeat missed: %s", exc)
+            except Exception:
+                _logger.exception("heartbeat failed")
+
+    def _beat(self) -> None:
+        def work(cursor: Cursor) -> bool:
+            cursor.execute(
+                "UPDATE servers SET heartbeat = clock_timestamp() WHERE id = %s", (self.server_id,)
+            )
+            if cursor.rowcount:
+                return True
+            cursor.execute(
+                "INSERT INTO servers (id, hostname, pid, address, ttl) "
+                "SELECT %s, hostname, pid, address, ttl FROM (VALUES (%s, %s, '', %s::float8)) "
+                "AS v(hostname, pid, address, ttl) ON CONFLICT (id) DO NOTHING",
+                (self.server_id, socket.gethostname(), os.getpid(), self._ttl),
+            )
+            return False
+
+        if not self.database.run(work):
+            _logger.warning(
+                "this server's heartbeat had lapsed (stalled longer than the lease TTL, %g s): "
+                "its waiters were dropped by the other servers; it rejoined",
+                self._ttl,
+            )
+            self.table.on_reconnect()
+
+    def _reap(self) -> None:
+        """Delete dead servers and their waiters (any live server may; each row goes once)."""
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute(
+                "DELETE FROM servers "
+                "WHERE heartbeat < clock_timestamp() - make_interval(secs => ttl) "
+                "RETURNING id, hostname, pid"
+            )
+            dead = cursor.fetchall()
+            if not dead:
+                return
+            reasons = {
+                int(i): f"its server (host {h}, pid {p}) stopped: no heartbeat" for i, h, p in dead
+            }
+            cursor.execute(
+                "DELETE FROM waiters w WHERE w.server_id = ANY(%s) "
+                f"RETURNING w.server_id, {WAITER_COLUMNS}",
+                (list(reasons),),
+            )
+            rows = cursor.fetchall()
+            waiters = [(int(row[0]), waiter_of(row[1:])) for row in rows]
+            if waiters:
+                insert_events(
+                    cursor,
+                    [
+                        NewEvent(
+                            EventKind.CANCELLED,
+                            w.session_names,
+                            w.id,
+                            event_owner(w.client, w.owner),
+                            reasons[server],
+                        )
+                        for server, w in waiters
+                    ],
+                    now=time.time(),
+                    keep=self.events.capacity,
+                )
+                notify_changed(cursor, {n: None for _, w in waiters for n in w.session_names})
+            for server_id, reason in reasons.items():
+                _logger.warning("server %s left the cluster: %s", server_id, reason)
+
+        self.database.run(work)

@@ -1,0 +1,178 @@
+"""Events shared by every server on the database: numbered there, mirrored in each server.
+
+A transaction that records events takes the ``event_revision`` counter row last (after every
+session, waiter and lease row it locks), numbers its events from it and notifies
+``pinbroker_events``; so revisions follow commit order without gaps, and a reader that sees
+revision N sees every revision below it. Each server's :class:`SharedEventLog` pulls what is
+new into its in-memory :class:`~pinbroker.events.EventLog` (what WatchEvents, the status page
+and the event logger read) when notified, after its own writes, and after a reconnect.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from pinbroker.cluster._db import Cursor, Database
+from pinbroker.events import Event, EventKind, EventLog, EventOwner
+from pinbroker.store._codec import decode_event_owner, encode_event_owner
+
+__all__ = ["EVENTS_CHANNEL", "NewEvent", "SharedEventLog", "insert_events"]
+
+EVENTS_CHANNEL: Final = "pinbroker_events"
+
+_PRUNE_EVERY: Final = 256
+"""Old events are deleted when the revision crosses a multiple of this."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to record; the database gives it its revision."""
+
+    kind: EventKind
+    session_names: tuple[str, ...] = ()
+    reservation_id: int | None = None
+    owner: EventOwner | None = None
+    reason: str = ""
+
+
+def insert_events(
+    cursor: Cursor, events: Sequence[NewEvent], *, now: float, keep: int
+) -> tuple[Event, ...]:
+    """Number and store events inside the caller's transaction; take the counter lock last.
+
+    Keeps the newest ``keep`` revisions and notifies :data:`EVENTS_CHANNEL` (delivered when
+    the transaction commits).
+    """
+    if not events:
+        return ()
+    cursor.execute(
+        "UPDATE counters SET value = value + %s WHERE name = 'event_revision' RETURNING value",
+        (len(events),),
+    )
+    row = cursor.fetchone()
+    assert row is not None, "the event_revision counter is missing"
+    last = int(row[0])
+    first = last - len(events) + 1
+    stored = tuple(
+        Event(
+            revision=first + offset,
+            time=now,
+            kind=event.kind,
+            session_names=event.session_names,
+            reservation_id=event.reservation_id,
+            owner=event.owner,
+            reason=event.reason,
+        )
+        for offset, event in enumerate(events)
+    )
+    cursor.executemany(
+        "INSERT INTO events (revision, time, kind, session_names, reservation_id, owner, reason) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [
+            (
+                e.revision,
+                e.time,
+                e.kind.value,
+                list(e.session_names),
+                e.reservation_id,
+                None if e.owner is None else encode_event_owner(e.owner),
+                e.reason,
+            )
+            for e in stored
+        ],
+    )
+    if first // _PRUNE_EVERY != (last + 1) // _PRUNE_EVERY:
+        cursor.execute("DELETE FROM events WHERE revision <= %s", (last - keep,))
+    cursor.execute("SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, str(last)))
+    return stored
+
+
+def _event_of(row: tuple[object, ...]) -> Event:
+    revision, at, kind, names, reservation_id, owner, reason = row
+    assert isinstance(revision, int)
+    assert isinstance(at, float)
+    assert isinstance(kind, str)
+    assert isinstance(names, list)
+    assert isinstance(reason, str)
+    return Event(
+        revision=revision,
+        time=at,
+        kind=EventKind(kind),
+        session_names=tuple(str(name) for name in names),
+        reservation_id=reservation_id if isinstance(reservation_id, int) else None,
+        owner=decode_event_owner(owner) if isinstance(owner, str) else None,
+        reason=reason,
+    )
+
+
+_SELECT: Final = (
+    "SELECT revision, time, kind, session_names, reservation_id, owner, reason FROM events "
+)
+
+
+class SharedEventLog(EventLog):
+    """An :class:`EventLog` whose events are numbered and kept in the shared database.
+
+    :meth:`append` writes to the database (its own transaction) and then pulls, so the
+    caller's event is in the mirror when it returns; :meth:`pull` brings in what other
+    servers (and this server's reservation transactions) recorded.
+    """
+
+    def __init__(
+        self, database: Database, *, capacity: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        super().__init__(capacity=capacity, clock=clock)
+        self._database = database
+        self._wall = clock
+        self._pull_lock = threading.Lock()
+
+    def load(self) -> None:
+        """Mirror the newest ``capacity`` stored events (at start-up)."""
+
+        def work(cursor: Cursor) -> list[Event]:
+            cursor.execute(_SELECT + "ORDER BY revision DESC LIMIT %s", (self.capacity,))
+            return [_event_of(row) for row in cursor.fetchall()]
+
+        self.ingest(sorted(self._database.run(work), key=lambda e: e.revision))
+
+    def append(
+        self,
+        kind: EventKind,
+        *,
+        session_names: Iterable[str] = (),
+        reservation_id: int | None = None,
+        owner: EventOwner | None = None,
+        reason: str = "",
+    ) -> Event:
+        """Record an event in the database, then mirror it (and anything newer found)."""
+        event = NewEvent(kind, tuple(session_names), reservation_id, owner, reason)
+        (stored,) = self._database.run(
+            lambda cursor: insert_events(cursor, (event,), now=self._wall(), keep=self.capacity)
+        )
+        self.pull()
+        return stored
+
+    def pull(self) -> None:
+        """Mirror every stored event newer than the newest mirrored one."""
+        with self._pull_lock:
+            after = self.latest_revision
+
+            def work(cursor: Cursor) -> list[Event]:
+                cursor.execute(
+                    _SELECT + "WHERE revision > %s ORDER BY revision LIMIT %s",
+                    (after, self.capacity),
+                )
+                return [_event_of(row) for row in cursor.fetchall()]
+
+            while True:
+                events = self._database.run(work)
+                if not events:
+                    return
+                self.ingest(events)
+                if len(events) < self.capacity:
+                    return
+                after = events[-1].revision

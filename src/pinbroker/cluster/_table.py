@@ -1,0 +1,698 @@
+"""The reservation table shared by every server on one PostgreSQL database.
+
+The same contract as :class:`pinbroker.reservation.ReservationTable` (all-or-nothing grants,
+first come first served among conflicting requests, fencing counters, leases, events), with
+the database as the only arbiter:
+
+- **Every decision is one transaction** that first locks the ``session_state`` rows of the
+  sessions concerned, in session-name order (``SELECT ... ORDER BY session_name FOR
+  UPDATE``), then waiter rows, then lease rows, and last the event counter. All transactions
+  take locks in that one global order, so none can deadlock. READ COMMITTED suffices: each
+  statement after the row locks sees every transaction that held them before.
+- **Grant**: none of the sessions is held and no older waiter of a live server wants any of
+  them; the holder and fence are written, the reservation inserted, the waiter row (if any)
+  deleted, a ``reserved`` event recorded — all or nothing. Request ids come from one sequence,
+  taken *after* the row locks, so among conflicting requests id order is arrival order.
+- **Waiters** are rows (every server sees every queue) and, here, a local record with the
+  caller's wake-up. A server tries its own waiters again when a release or withdrawal anywhere
+  notifies ``pinbroker_changed`` with the sessions concerned (LISTEN/NOTIFY, milliseconds), after
+  its listener reconnects (notifications are not replayed), and every :data:`SAFETY_POLL`
+  seconds.
+- **Dead servers**: a waiter counts only while its server's heartbeat is younger than that
+  server's lease TTL (see :mod:`pinbroker.cluster._servers`), so a server that died blocks
+  nobody longer than that.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
+from pinbroker.cluster import _sql as sql
+from pinbroker.cluster._db import Cursor, Database
+from pinbroker.cluster._events import NewEvent, SharedEventLog, insert_events
+from pinbroker.cluster._rows import (
+    WAITER_COLUMNS,
+    annotations_text,
+    client_text,
+    waiter_of,
+)
+from pinbroker.errors import (
+    CancelledError,
+    DatabaseUnavailableError,
+    InvalidSessionError,
+    ReservationTimeoutError,
+    ShuttingDownError,
+)
+from pinbroker.events import EventKind
+from pinbroker.reservation import (
+    ClientIdentity,
+    FenceToken,
+    Reservation,
+    ReservationId,
+    TableSnapshot,
+    Ticket,
+    check_timeout,
+    event_owner,
+    sort_by_token,
+    unique_names,
+)
+from pinbroker.types import SessionName
+
+__all__ = ["SAFETY_POLL", "SharedReservationTable"]
+
+_logger = logging.getLogger(__name__)
+
+SAFETY_POLL: Final = 1.0
+"""Seconds between tries of every local waiter without a notification (a lost one, a dead
+server whose waiters stopped counting)."""
+
+
+class _State(enum.Enum):
+    WAITING = "waiting"
+    GRANTED = "granted"  # committed, not yet taken by its caller
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class _Local:
+    """A request of this server that its caller has not finished yet."""
+
+    ticket: Ticket
+    annotations: Mapping[str, str]
+    since: float
+    on_change: Callable[[], None] | None
+    state: _State = _State.WAITING
+    reservation: Reservation | None = None
+    error: Exception | None = None
+    busy: threading.Lock = field(default_factory=threading.Lock)  # one database action at a time
+
+
+class SharedReservationTable:
+    """Reserves sessions for one owner at a time across every server on the database.
+
+    Thread-safe. Same public methods and errors as
+    :class:`~pinbroker.reservation.ReservationTable` (except ``restore``: the state lives in
+    the database); each may also raise :class:`~pinbroker.errors.DatabaseUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        events: SharedEventLog,
+        *,
+        server_id: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = database
+        self._events = events
+        self._keep = events.capacity
+        self._server_id = server_id
+        self._wall = clock
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._local: dict[ReservationId, _Local] = {}
+        self._known: set[str] = set()  # session_state rows known to exist
+        self._withdrawn: dict[int, str] = {}  # why other servers withdrew our waiters
+        self._orphans: set[ReservationId] = set()  # waiter rows to delete once the database is back
+        self._wanted: set[str] | None = set()  # sessions to try local waiters for; None = all
+        self._wake = threading.Event()
+        self._shutting_down = False
+        self._closed = False
+        self._dispatcher = threading.Thread(
+            target=self._dispatch_loop, name="pinbroker-dispatch", daemon=True
+        )
+        self._dispatcher.start()
+
+    @property
+    def server_id(self) -> int:
+        """This server's row in ``servers``."""
+        return self._server_id
+
+    # ------------------------------------------------------------------ requesting
+
+    def request(
+        self,
+        session_names: Iterable[str],
+        *,
+        owner: str,
+        annotations: Mapping[str, str] | None = None,
+        on_change: Callable[[], None] | None = None,
+        lease_id: int | None = None,
+        client: ClientIdentity | None = None,
+        timeout: float | None = None,
+    ) -> Ticket:
+        """Queue a request; granted at once if nothing stands in its way (see ReservationTable)."""
+        names = unique_names(session_names)
+        if any(not name for name in names):
+            raise InvalidSessionError("a session name to reserve is empty")
+        frozen = freeze_annotations(annotations)
+        who = client if client is not None else ClientIdentity()
+        with self._lock:
+            if self._shutting_down:
+                raise ShuttingDownError("the session manager is shutting down")
+        now = self._wall()
+        if not names:
+            rid = self._db.run(sql.next_id)
+            ticket = Ticket(rid, names, owner, lease_id, who, timeout)
+            local = _Local(ticket, frozen, now, on_change, _State.GRANTED)
+            local.reservation = Reservation(rid, (), owner, frozen, now, lease_id, who)
+            self._admit(local)
+            return ticket
+        self._ensure_rows(names)
+
+        def work(cursor: Cursor) -> tuple[ReservationId, Reservation | None]:
+            sql.lock_sessions(cursor, names)
+            if lease_id is not None:
+                sql.check_lease(cursor, lease_id)
+            rid = sql.next_id(cursor)
+            ticket = Ticket(rid, names, owner, lease_id, who, timeout)
+            if sql.all_free(cursor, names) and not sql.older_live_waiter(cursor, rid, names):
+                return rid, self._grant(cursor, ticket, frozen, now)
+            cursor.execute(
+                "INSERT INTO waiters (id, server_id, session_names, owner, annotations, since, "
+                "lease_id, client, timeout) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    rid,
+                    self._server_id,
+                    list(names),
+                    owner,
+                    annotations_text(frozen),
+                    now,
+                    lease_id,
+                    client_text(who),
+                    timeout,
+                ),
+            )
+            self._record(
+                cursor, [NewEvent(EventKind.QUEUED, names, rid, event_owner(who, owner), owner)]
+            )
+            return rid, None
+
+        rid, reservation = self._db.run(work)
+        ticket = Ticket(rid, names, owner, lease_id, who, timeout)
+        local = _Local(ticket, frozen, now, on_change)
+        if reservation is not None:
+            local.state = _State.GRANTED
+            local.reservation = reservation
+        self._admit(local)
+        self._events.pull()
+        if reservation is None:
+            self._want(names)  # a release may have come between its commit and _admit
+        return ticket
+
+    def wait(self, ticket: Ticket, timeout: float | None) -> Reservation:
+        """Wait until granted (see ReservationTable.wait)."""
+        return self._take(ticket, timeout, now=False)
+
+    def finish(self, ticket: Ticket, timeout: float | None) -> Reservation:
+        """Take the outcome without waiting any longer (see ReservationTable.finish)."""
+        return self._take(ticket, timeout, now=True)
+
+    def reserve(
+        self,
+        session_names: Iterable[str],
+        *,
+        owner: str,
+        timeout: float | None,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Reservation:
+        """Request and wait in one call."""
+        ticket = self.request(session_names, owner=owner, annotations=annotations)
+        return self.wait(ticket, timeout)
+
+    def cancel(self, ticket: Ticket) -> bool:
+        """Withdraw a request; its wait raises ``CancelledError`` (see ReservationTable.cancel)."""
+        with self._lock:
+            local = self._local.get(ticket.id)
+            if local is None or local.ticket != ticket or local.state is _State.FAILED:
+                return False
+        error = CancelledError(f"request {ticket.id} was cancelled")
+        with local.busy:
+            if local.state is _State.WAITING:
+                self._withdraw_waiter(local, EventKind.CANCELLED, "the caller went away")
+            elif local.state is _State.GRANTED and local.reservation is not None:
+                self._give_back(
+                    local.reservation, "withdrawn: its caller went away as it was granted"
+                )
+            else:
+                return False
+            self._settle(local, error=error)
+        return True
+
+    # ------------------------------------------------------------------ releasing
+
+    def release(self, session_names: Iterable[str]) -> tuple[SessionName, ...]:
+        """Release sessions by name, whoever holds them (UnreserveSessions)."""
+        return self._release(dict.fromkeys(unique_names(session_names)), EventKind.RELEASED, "")
+
+    def release_reservation(
+        self,
+        reservation_id: ReservationId,
+        session_names: Iterable[str],
+        reason: str = "",
+        kind: EventKind = EventKind.RELEASED,
+    ) -> tuple[SessionName, ...]:
+        """Release those of the sessions that the reservation still holds."""
+        wanted = dict.fromkeys(unique_names(session_names), reservation_id)
+        return self._release(wanted, kind, reason)
+
+    def release_owned(
+        self, sessions: Iterable[tuple[str, FenceToken | None]], *, strict: bool = False
+    ) -> tuple[tuple[SessionName, ...], tuple[SessionName, ...]]:
+        """Release sessions on behalf of their holder, by fencing token (see ReservationTable)."""
+        given = list(sessions)
+        names = [name for name, _ in given]
+        holders, reservations = self._db.run(lambda cursor: sql.holders_of(cursor, names))
+        wanted, stale = sort_by_token(given, holders, reservations, strict)
+        return self._release(wanted, EventKind.RELEASED, ""), tuple(stale)
+
+    def force_release(self, session_names: Iterable[str], reason: str) -> tuple[SessionName, ...]:
+        """Release sessions whoever holds them, recording ``force_released``."""
+        wanted = dict.fromkeys(unique_names(session_names))
+        return self._release(wanted, EventKind.FORCE_RELEASED, reason)
+
+    def release_lease(self, lease_id: int, reason: str) -> tuple[SessionName, ...]:
+        """Withdraw every server's waiters bound to an ended lease and free its sessions."""
+
+        def withdraw(cursor: Cursor) -> None:
+            cursor.execute(
+                f"DELETE FROM waiters w WHERE w.lease_id = %s RETURNING {WAITER_COLUMNS}",
+                (lease_id,),
+            )
+            gone = [waiter_of(row) for row in cursor.fetchall()]
+            if gone:
+                self._record(
+                    cursor,
+                    [
+                        NewEvent(
+                            EventKind.CANCELLED,
+                            w.session_names,
+                            w.id,
+                            event_owner(w.client, w.owner),
+                            reason,
+                        )
+                        for w in gone
+                    ],
+                )
+                sql.notify_changed(
+                    cursor,
+                    {n: None for w in gone for n in w.session_names},
+                    {w.id: reason for w in gone},
+                )
+
+        self._db.run(withdraw)
+        with self._lock:
+            bound = [
+                local
+                for local in self._local.values()
+                if local.ticket.lease_id == lease_id and local.state is _State.WAITING
+            ]
+        for local in bound:
+            with local.busy:
+                if local.state is _State.WAITING:
+                    self._settle(
+                        local, error=CancelledError(f"request {local.ticket.id}: {reason}")
+                    )
+
+        def held(cursor: Cursor) -> dict[SessionName, ReservationId | None]:
+            cursor.execute(
+                "SELECT id, session_names FROM reservations WHERE lease_id = %s ORDER BY id",
+                (lease_id,),
+            )
+            return {
+                SessionName(name): ReservationId(int(rid))
+                for rid, names in cursor.fetchall()
+                for name in names
+            }
+
+        return self._release(self._db.run(held), EventKind.EXPIRED, reason)
+
+    def shutdown(self) -> None:
+        """Fail every outstanding and future request of this server with ``ShuttingDownError``."""
+        with self._lock:
+            self._shutting_down = True
+            outstanding = list(self._local.values())
+        error = ShuttingDownError("the session manager is shutting down")
+        for local in outstanding:
+            with local.busy:
+                try:
+                    if local.state is _State.WAITING:
+                        self._withdraw_waiter(local, EventKind.CANCELLED, "the server is stopping")
+                    elif local.state is _State.GRANTED and local.reservation is not None:
+                        self._give_back(local.reservation, "withdrawn: the server is stopping")
+                    else:
+                        continue
+                except DatabaseUnavailableError as exc:
+                    _logger.warning("request %s not withdrawn: %s", local.ticket.id, exc)
+                self._settle(local, error=error)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the dispatcher thread (after :meth:`shutdown`)."""
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+        if threading.current_thread() is not self._dispatcher:
+            self._dispatcher.join(timeout=5)
+
+    # ------------------------------------------------------------------ notifications
+
+    def on_changed(self, payload: str) -> None:
+        """A ``pinbroker_changed`` notification arrived (the listener's thread; quick)."""
+        try:
+            value: Any = json.loads(payload)
+            names = [str(n) for n in value["s"]]
+            withdrawn = {int(k): str(v) for k, v in value["w"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self._want(None)
+            return
+        with self._lock:
+            for rid, reason in withdrawn.items():
+                if rid in self._local:
+                    self._withdrawn[rid] = reason
+            self._changed.notify_all()
+        self._want(names)
+
+    def on_reconnect(self) -> None:
+        """The listener reconnected: notifications may have been missed; try every waiter."""
+        self._want(None)
+
+    # ------------------------------------------------------------------ introspection
+
+    def is_reserved(self, session_name: str) -> bool:
+        """Return whether a reservation holds the session."""
+        return self.holder_of(session_name) is not None
+
+    def holder_of(self, session_name: str) -> Reservation | None:
+        """Return the reservation holding the session, or None."""
+        return self._db.run(lambda cursor: sql.holder_of(cursor, session_name))
+
+    def annotations_of(self, session_name: str) -> Mapping[str, str]:
+        """Return the annotations of the reservation holding the session (empty if free)."""
+        holder = self.holder_of(session_name)
+        return EMPTY_ANNOTATIONS if holder is None else holder.annotations
+
+    def held_longer_than(self, seconds: float) -> tuple[Reservation, ...]:
+        """Reservations held for more than ``seconds`` (by the database's clock), by id."""
+        condition = "r.held_since < clock_timestamp() - make_interval(secs => %s)"
+        return self._db.run(lambda cursor: sql.reservations_where(cursor, condition, (seconds,)))
+
+    def granted_here(self) -> tuple[Reservation, ...]:
+        """The held reservations granted through this server (their holders connected here)."""
+        args = (self._server_id,)
+        return self._db.run(lambda cursor: sql.reservations_where(cursor, "r.server_id = %s", args))
+
+    def wait_for_waiting(self, count: int, timeout: float) -> bool:
+        """Block until at least ``count`` requests wait on any server (observers and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if len(self.snapshot().waiting) >= count:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._lock:  # woken by any notification; re-checked at least every 50 ms
+                self._changed.wait(min(remaining, 0.05))
+
+    def snapshot(self) -> TableSnapshot:
+        """Who holds which session and who waits (waiters of live servers), at one instant."""
+
+        def work(cursor: Cursor) -> TableSnapshot:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            return sql.snapshot(cursor, shutting_down=self._shutting_down)
+
+        return self._db.run(work)
+
+    # ------------------------------------------------------------------ internals
+
+    def _admit(self, local: _Local) -> None:
+        with self._lock:
+            self._local[local.ticket.id] = local
+            self._changed.notify_all()
+        if local.state is not _State.WAITING and local.on_change is not None:
+            local.on_change()
+
+    def _settle(
+        self,
+        local: _Local,
+        *,
+        reservation: Reservation | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Mark a request granted or failed, wake its caller (``local.busy`` held)."""
+        with self._lock:
+            if error is not None:
+                local.state = _State.FAILED
+                local.error = error
+            else:
+                local.state = _State.GRANTED
+                local.reservation = reservation
+            self._changed.notify_all()
+        if local.on_change is not None:
+            local.on_change()
+
+    def _take(self, ticket: Ticket, timeout: float | None, *, now: bool) -> Reservation:
+        with self._lock:
+            local = self._local.get(ticket.id)
+            if local is None or local.ticket != ticket:
+                raise ValueError(f"request {ticket.id} is unknown or was waited on already")
+        try:
+            seconds = check_timeout(timeout)
+        except Exception:
+            self._give_up(local, None)
+            raise
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while True:
+            with self._lock:
+                while local.state is _State.WAITING and not now:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        break
+                    self._changed.wait(remaining)
+                if local.state is not _State.WAITING:
+                    del self._local[ticket.id]
+                    if local.state is _State.FAILED:
+                        assert local.error is not None
+                        raise local.error
+                    assert local.reservation is not None
+                    return local.reservation
+            message = self._give_up(local, seconds)
+            if message is not None:
+                raise ReservationTimeoutError(message)
+            # granted or failed while giving up: take that outcome
+
+    def _give_up(self, local: _Local, seconds: float | None) -> str | None:
+        """Withdraw a waiting request whose caller stops waiting; the timeout message, or None."""
+        with local.busy:
+            if local.state is not _State.WAITING:
+                return None
+            message = self._obstacles(local, seconds)
+            self._withdraw_waiter(local, EventKind.TIMED_OUT, message)
+            with self._lock:
+                self._local.pop(local.ticket.id, None)
+            return message
+
+    def _withdraw_waiter(self, local: _Local, kind: EventKind, reason: str) -> None:
+        """Delete the request's waiter row, record why, notify (``local.busy`` held)."""
+        ticket = local.ticket
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute("DELETE FROM waiters WHERE id = %s RETURNING id", (ticket.id,))
+            if cursor.fetchone() is None:
+                return  # withdrawn by another server already (lease ended, heartbeat lapsed)
+            owner = event_owner(ticket.client, ticket.owner)
+            self._record(cursor, [NewEvent(kind, ticket.session_names, ticket.id, owner, reason)])
+            sql.notify_changed(cursor, ticket.session_names)
+
+        try:
+            self._db.run(work)
+        except DatabaseUnavailableError:
+            with self._lock:
+                self._orphans.add(ticket.id)
+            raise
+        self._events.pull()
+
+    def _give_back(self, reservation: Reservation, reason: str) -> None:
+        """Release a committed grant whose caller went away before taking it."""
+        self._release(
+            dict.fromkeys(reservation.session_names, reservation.id), EventKind.RELEASED, reason
+        )
+
+    def _obstacles(self, local: _Local, seconds: float | None) -> str:
+        """Say who stands in the request's way (the message of its timeout)."""
+        try:
+            return self._db.run(lambda cursor: sql.obstacles(cursor, local.ticket, seconds))
+        except DatabaseUnavailableError as exc:
+            return sql.describe(local.ticket, seconds, [f"who holds them is unknown: {exc}"])
+
+    def _release(
+        self,
+        wanted: Mapping[SessionName, ReservationId | None],
+        kind: EventKind,
+        reason: str,
+    ) -> tuple[SessionName, ...]:
+        """Free each wanted session held by the given reservation (None: by anyone)."""
+        if not wanted:
+            return ()
+
+        def work(cursor: Cursor) -> tuple[SessionName, ...]:
+            held, events = sql.release_rows(cursor, wanted, kind, reason)
+            if held:
+                self._record(cursor, events)
+                sql.notify_changed(cursor, held)
+            return held
+
+        released = self._db.run(work)
+        if released:
+            self._events.pull()
+            self._want(released)
+        return released
+
+    def _grant(
+        self, cursor: Cursor, ticket: Ticket, annotations: Mapping[str, str], now: float
+    ) -> Reservation:
+        """Write a grant inside the caller's transaction (session rows locked, all free)."""
+        reservation, event = sql.insert_grant(
+            cursor, ticket, annotations, now=now, server_id=self._server_id
+        )
+        self._record(cursor, [event])
+        return reservation
+
+    def _record(self, cursor: Cursor, events: Sequence[NewEvent]) -> None:
+        insert_events(cursor, events, now=self._wall(), keep=self._keep)
+
+    def _ensure_rows(self, names: Sequence[SessionName]) -> None:
+        """Create the ``session_state`` rows not known to exist (their own transaction)."""
+        with self._lock:
+            missing = sorted(n for n in names if n not in self._known)
+        if not missing:
+            return
+
+        def work(cursor: Cursor) -> None:
+            cursor.execute(
+                "INSERT INTO session_state (session_name) SELECT unnest(%s::text[]) "
+                "ON CONFLICT DO NOTHING",
+                (missing,),
+            )
+
+        self._db.run(work)
+        with self._lock:
+            if len(self._known) > 100_000:
+                self._known.clear()  # bounded: re-checked by an idempotent insert
+            self._known.update(missing)
+
+    def _want(self, names: Iterable[str] | None) -> None:
+        with self._lock:
+            if names is None:
+                self._wanted = None
+            elif self._wanted is not None:
+                self._wanted.update(names)
+        self._wake.set()
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            woken = self._wake.wait(SAFETY_POLL)
+            self._wake.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                wanted, self._wanted = (self._wanted if woken else None), set()
+                candidates = sorted(
+                    (
+                        local
+                        for local in self._local.values()
+                        if local.state is _State.WAITING
+                        and (wanted is None or not wanted.isdisjoint(local.ticket.session_names))
+                    ),
+                    key=lambda local: local.ticket.id,
+                )
+                orphans, self._orphans = self._orphans, set()
+            try:
+                if orphans:
+                    self._delete_orphans(orphans)
+                if not woken and candidates:  # the safety poll: only those that may go now
+                    blocked = self._db.run(self._blocked)
+                    candidates = [c for c in candidates if not blocked.get(c.ticket.id, False)]
+                for local in candidates:
+                    self._attempt(local)
+            except DatabaseUnavailableError as exc:
+                _logger.warning("waiters not tried: %s (tried again when it is back)", exc)
+                with self._lock:
+                    self._orphans |= orphans
+                self._want(None)
+                self._wake.clear()  # wait for the safety poll, not a busy loop
+            except Exception:
+                _logger.exception("trying waiters failed; tried again at the next change")
+
+    def _blocked(self, cursor: Cursor) -> dict[int, bool]:
+        """This server's waiters, each with whether one of its sessions is held (one query).
+
+        A local request missing here lost its row (withdrawn elsewhere): it is tried too, and
+        learns so.
+        """
+        cursor.execute(
+            "SELECT w.id, EXISTS (SELECT 1 FROM session_state s "
+            "WHERE s.session_name = ANY(w.session_names) AND s.holder IS NOT NULL) "
+            "FROM waiters w WHERE w.server_id = %s",
+            (self._server_id,),
+        )
+        return {int(row[0]): bool(row[1]) for row in cursor.fetchall()}
+
+    def _delete_orphans(self, orphans: set[ReservationId]) -> None:
+        def work(cursor: Cursor) -> None:
+            cursor.execute(
+                "DELETE FROM waiters WHERE id = ANY(%s) RETURNING session_names", (list(orphans),)
+            )
+            names = {n: None for row in cursor.fetchall() for n in row[0]}
+            if names:
+                sql.notify_changed(cursor, names)
+
+        self._db.run(work)
+
+    def _attempt(self, local: _Local) -> None:
+        """Grant a local waiter if nothing stands in its way now."""
+        ticket = local.ticket
+        with local.busy:
+            if local.state is not _State.WAITING:
+                return
+
+            def work(cursor: Cursor) -> Reservation | str | None:
+                sql.lock_sessions(cursor, ticket.session_names)
+                cursor.execute("SELECT 1 FROM waiters WHERE id = %s FOR UPDATE", (ticket.id,))
+                if cursor.fetchone() is None:
+                    return "withdrawn"
+                if not sql.all_free(cursor, ticket.session_names) or sql.older_live_waiter(
+                    cursor, ticket.id, ticket.session_names
+                ):
+                    return None
+                if ticket.lease_id is not None:
+                    cursor.execute(
+                        "SELECT 1 FROM leases WHERE id = %s AND deadline > clock_timestamp() "
+                        "FOR SHARE",
+                        (ticket.lease_id,),
+                    )
+                    if cursor.fetchone() is None:
+                        return None  # its lease ended: release_lease withdraws it
+                cursor.execute("DELETE FROM waiters WHERE id = %s", (ticket.id,))
+                return self._grant(cursor, ticket, local.annotations, self._wall())
+
+            outcome = self._db.run(work)
+            if outcome is None:
+                return
+            if isinstance(outcome, Reservation):
+                self._settle(local, reservation=outcome)
+                self._events.pull()
+                return
+            with self._lock:
+                why = self._withdrawn.pop(
+                    ticket.id, "its lease ended or its server's heartbeat lapsed"
+                )
+            self._settle(local, error=CancelledError(f"request {ticket.id} was withdrawn: {why}"))
