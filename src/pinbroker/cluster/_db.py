@@ -11,7 +11,9 @@ change nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -33,6 +35,9 @@ Cursor = psycopg.Cursor[TupleRow]
 
 CONNECT_TIMEOUT: Final = 5.0
 """Seconds to wait for a connection (from the pool, or a new one) before UNAVAILABLE."""
+
+_PING_AFTER: Final = 1.0
+"""Seconds a pooled connection may sit unused before it is checked when taken again."""
 
 _RETRIES: Final = 5
 """Attempts of a transaction that lost a deadlock or a serialization conflict."""
@@ -71,6 +76,9 @@ class Database:
         self.url = url
         self.display = redact_url(url)
         self._max_connections = max_connections
+        self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[TupleRow], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
             url,
             min_size=1,
@@ -81,7 +89,10 @@ class Database:
             kwargs={
                 "connect_timeout": int(CONNECT_TIMEOUT),
                 "application_name": name,
+                "autocommit": True,  # one statement, one transaction (see call)
             },
+            check=self._check_if_idle,
+            reset=self._returned,
             reconnect_timeout=0,  # keep trying: the database may come back
         )
         try:
@@ -120,6 +131,45 @@ class Database:
             if isinstance(exc, _RETRYABLE):
                 raise
             raise self._unavailable(first_line(exc)) from exc
+
+    def call(self, query: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
+        """Run one statement as its own transaction (autocommit: one round trip); its rows.
+
+        Tried again on another connection when the statement certainly did not run: the
+        connection was closed before it was sent, or the server ended the session
+        (``AdminShutdown``: it aborted the transaction). Any other break may have come after
+        the commit, so it is not retried.
+
+        Raises:
+            DatabaseUnavailableError: If the database cannot be reached, or the connection
+                broke while the statement ran (it may or may not have committed).
+        """
+        broken = 0
+        while True:
+            sent = False
+            try:
+                with self._pool.connection() as connection:
+                    if connection.closed:
+                        raise psycopg.OperationalError("the connection is closed")
+                    sent = True
+                    return connection.execute(query.encode(), args).fetchall()
+            except PoolTimeout as exc:
+                raise self._unavailable(f"no connection within {CONNECT_TIMEOUT:g} s") from exc
+            except psycopg.OperationalError as exc:
+                certain = not sent or isinstance(exc, psycopg.errors.AdminShutdown)
+                broken += 1
+                if not certain or broken > self._max_connections + 1:
+                    raise self._unavailable(first_line(exc)) from exc
+                _logger.info("database connection found broken, retried: %s", first_line(exc))
+
+    def _returned(self, connection: psycopg.Connection[TupleRow]) -> None:
+        self._last_used[connection] = time.monotonic()
+
+    def _check_if_idle(self, connection: psycopg.Connection[TupleRow]) -> None:
+        """Ping a connection that sat unused for a while (a restart may have closed it)."""
+        last = self._last_used.get(connection)
+        if last is None or time.monotonic() - last > _PING_AFTER:
+            connection.execute(b"")
 
     def run(self, work: Callable[[Cursor], _T]) -> _T:
         """Run ``work`` in one transaction and commit; return what it returned.

@@ -156,6 +156,23 @@ class SharedEventLog(EventLog):
         self.pull()
         return stored
 
+    def offer(self, events: Sequence[Event]) -> None:
+        """Mirror events this server just recorded, without a read when they come next.
+
+        If they do not follow the newest mirrored event (another server recorded some in
+        between), everything newer is read instead.
+        """
+        if not events:
+            return
+        with self._pull_lock:
+            latest = self.latest_revision
+            if events[-1].revision <= latest:
+                return  # pulled already
+            if events[0].revision == latest + 1:
+                self.ingest(events)
+                return
+        self.pull()
+
     def pull(self) -> None:
         """Mirror every stored event newer than the newest mirrored one."""
         with self._pull_lock:

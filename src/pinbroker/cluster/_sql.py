@@ -1,8 +1,8 @@
-"""The shared reservation table's statements, each run inside the caller's transaction.
+"""The shared reservation table's SQL besides its functions: notifications and reads.
 
-The lock order every writing transaction follows (see ``docs/design.md``): ``session_state``
-rows by session name, then waiter rows, then lease rows, last the event counter (taken by
-:func:`pinbroker.cluster._events.insert_events`).
+The decisions themselves (request, attempt, release, withdraw) are the database functions of
+schema version 2 (``_schema``), one statement each; what is here runs inside a transaction the
+caller holds (``Database.run``).
 """
 
 from __future__ import annotations
@@ -13,44 +13,31 @@ from types import MappingProxyType
 from typing import Final
 
 from pinbroker.cluster._db import Cursor
-from pinbroker.cluster._events import NewEvent
 from pinbroker.cluster._rows import (
     RESERVATION_COLUMNS,
     WAITER_COLUMNS,
-    annotations_text,
     blocked_by,
-    client_text,
-    encode_fences,
     reservation_of,
     waiter_of,
 )
-from pinbroker.errors import LeaseNotFoundError
-from pinbroker.events import EventKind
 from pinbroker.reservation import (
     Reservation,
     ReservationId,
     TableSnapshot,
     Ticket,
     WaitingRequest,
-    event_owner,
 )
 from pinbroker.types import SessionName
 
 __all__ = [
     "CHANGED_CHANNEL",
-    "all_free",
     "change_payload",
-    "check_lease",
     "describe",
     "holder_of",
     "holders_of",
-    "insert_grant",
-    "lock_sessions",
     "next_id",
     "notify_changed",
     "obstacles",
-    "older_live_waiter",
-    "release_rows",
     "reservations_where",
     "snapshot",
 ]
@@ -91,141 +78,6 @@ def next_id(cursor: Cursor) -> ReservationId:
     row = cursor.fetchone()
     assert row is not None
     return ReservationId(int(row[0]))
-
-
-def lock_sessions(cursor: Cursor, names: Iterable[str]) -> None:
-    """Lock the sessions' rows in the global order (by name); missing rows lock nothing."""
-    cursor.execute(
-        "SELECT session_name FROM session_state WHERE session_name = ANY(%s) "
-        "ORDER BY session_name FOR UPDATE",
-        (sorted(set(names)),),
-    )
-    cursor.fetchall()
-
-
-def all_free(cursor: Cursor, names: Sequence[str]) -> bool:
-    """Whether none of the sessions is held."""
-    cursor.execute(
-        "SELECT 1 FROM session_state WHERE session_name = ANY(%s) AND holder IS NOT NULL LIMIT 1",
-        (list(names),),
-    )
-    return cursor.fetchone() is None
-
-
-def older_live_waiter(cursor: Cursor, request_id: int, names: Sequence[str]) -> bool:
-    """Whether a waiter older than ``request_id``, of a live server, wants any of the sessions."""
-    cursor.execute(
-        "SELECT 1 FROM waiters w JOIN servers s ON s.id = w.server_id "
-        f"WHERE w.id < %s AND w.session_names && %s::text[] AND {_LIVE} LIMIT 1",
-        (request_id, list(names)),
-    )
-    return cursor.fetchone() is not None
-
-
-def check_lease(cursor: Cursor, lease_id: int) -> None:
-    """Lock an active lease for sharing, or raise ``LeaseNotFoundError`` saying why not."""
-    cursor.execute(
-        "SELECT 1 FROM leases WHERE id = %s AND deadline > clock_timestamp() FOR SHARE",
-        (lease_id,),
-    )
-    if cursor.fetchone() is not None:
-        return
-    cursor.execute("SELECT state, reason FROM ended_leases WHERE id = %s", (lease_id,))
-    ended = cursor.fetchone()
-    if ended is None:
-        raise LeaseNotFoundError(lease_id, "is not active: it expired or was revoked")
-    raise LeaseNotFoundError(lease_id, f"{ended[0]}: {ended[1]}")
-
-
-def insert_grant(
-    cursor: Cursor,
-    ticket: Ticket,
-    annotations: Mapping[str, str],
-    *,
-    now: float,
-    server_id: int,
-) -> tuple[Reservation, NewEvent]:
-    """Write a grant (session rows locked, all free); return it and its ``reserved`` event."""
-    names = ticket.session_names
-    cursor.execute(
-        "UPDATE session_state SET holder = %s, fence = fence + 1 "
-        "WHERE session_name = ANY(%s) RETURNING session_name, fence",
-        (ticket.id, list(names)),
-    )
-    fences = {SessionName(name): int(fence) for name, fence in cursor.fetchall()}
-    reservation = Reservation(
-        ticket.id, names, ticket.owner, annotations, now, ticket.lease_id, ticket.client, fences
-    )
-    cursor.execute(
-        "INSERT INTO reservations (id, session_names, owner, annotations, acquired_at, "
-        "lease_id, client, fences, server_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            ticket.id,
-            list(names),
-            ticket.owner,
-            annotations_text(annotations),
-            now,
-            ticket.lease_id,
-            client_text(ticket.client),
-            encode_fences(fences),
-            server_id,
-        ),
-    )
-    owner = event_owner(ticket.client, ticket.owner)
-    return reservation, NewEvent(EventKind.RESERVED, names, ticket.id, owner)
-
-
-def release_rows(
-    cursor: Cursor,
-    wanted: Mapping[SessionName, ReservationId | None],
-    kind: EventKind,
-    reason: str,
-) -> tuple[tuple[SessionName, ...], list[NewEvent]]:
-    """Free each wanted session held by the given reservation (None: by anyone).
-
-    Returns:
-        The sessions freed (in the order wanted) and one event per reservation losing some.
-    """
-    names = list(wanted)
-    lock_sessions(cursor, names)
-    cursor.execute(
-        "SELECT session_name, holder FROM session_state WHERE session_name = ANY(%s)", (names,)
-    )
-    holders = {row[0]: row[1] for row in cursor.fetchall()}
-    held = tuple(
-        name
-        for name, by in wanted.items()
-        if holders.get(name) is not None and (by is None or holders[name] == by)
-    )
-    if not held:
-        return (), []
-    cursor.execute(
-        "UPDATE session_state SET holder = NULL WHERE session_name = ANY(%s)", (list(held),)
-    )
-    freed: dict[int, set[str]] = {}
-    for name in held:
-        freed.setdefault(int(holders[name]), set()).add(name)
-    cursor.execute(
-        f"SELECT {RESERVATION_COLUMNS} FROM reservations r WHERE r.id = ANY(%s) "
-        "ORDER BY r.id FOR UPDATE",
-        (list(freed),),
-    )
-    events = []
-    for row in cursor.fetchall():
-        reservation = reservation_of(row)
-        gone = freed[reservation.id]
-        remaining = [n for n in reservation.session_names if n not in gone]
-        if remaining:
-            cursor.execute(
-                "UPDATE reservations SET session_names = %s WHERE id = %s",
-                (remaining, reservation.id),
-            )
-        else:
-            cursor.execute("DELETE FROM reservations WHERE id = %s", (reservation.id,))
-        owner = event_owner(reservation.client, reservation.owner)
-        lost = tuple(n for n in held if n in gone)
-        events.append(NewEvent(kind, lost, reservation.id, owner, reason))
-    return held, events
 
 
 # ---------------------------------------------------------------------------- reads

@@ -4,11 +4,14 @@ The same contract as :class:`pinbroker.reservation.ReservationTable` (all-or-not
 first come first served among conflicting requests, fencing counters, leases, events), with
 the database as the only arbiter:
 
-- **Every decision is one transaction** that first locks the ``session_state`` rows of the
-  sessions concerned, in session-name order (``SELECT ... ORDER BY session_name FOR
-  UPDATE``), then waiter rows, then lease rows, and last the event counter. All transactions
-  take locks in that one global order, so none can deadlock. READ COMMITTED suffices: each
-  statement after the row locks sees every transaction that held them before.
+- **Every decision is one transaction**, one call of a database function (schema version
+  2: ``pinbroker_request``, ``pinbroker_attempt``, ``pinbroker_release``,
+  ``pinbroker_withdraw``; one round trip, committed in autocommit). Each first locks the
+  ``session_state`` rows of the sessions concerned, in session-name order (``SELECT ... ORDER
+  BY session_name FOR UPDATE``), then waiter rows, then lease rows, and last the event
+  counter. All transactions take locks in that one global order, so none can deadlock. READ
+  COMMITTED suffices: each statement after the row locks sees every transaction that held
+  them before.
 - **Grant**: none of the sessions is held and no older waiter of a live server wants any of
   them; the holder and fence are written, the reservation inserted, the waiter row (if any)
   deleted, a ``reserved`` event recorded — all or nothing. Request ids come from one sequence,
@@ -42,16 +45,18 @@ from pinbroker.cluster._rows import (
     WAITER_COLUMNS,
     annotations_text,
     client_text,
+    decode_fences,
     waiter_of,
 )
 from pinbroker.errors import (
     CancelledError,
     DatabaseUnavailableError,
     InvalidSessionError,
+    LeaseNotFoundError,
     ReservationTimeoutError,
     ShuttingDownError,
 )
-from pinbroker.events import EventKind
+from pinbroker.events import Event, EventKind
 from pinbroker.reservation import (
     ClientIdentity,
     FenceToken,
@@ -64,6 +69,7 @@ from pinbroker.reservation import (
     sort_by_token,
     unique_names,
 )
+from pinbroker.store._codec import decode_event_owner
 from pinbroker.types import SessionName
 
 __all__ = ["SAFETY_POLL", "SharedReservationTable"]
@@ -119,7 +125,6 @@ class SharedReservationTable:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._local: dict[ReservationId, _Local] = {}
-        self._known: set[str] = set()  # session_state rows known to exist
         self._withdrawn: dict[int, str] = {}  # why other servers withdrew our waiters
         self._orphans: set[ReservationId] = set()  # waiter rows to delete once the database is back
         self._wanted: set[str] | None = set()  # sessions to try local waiters for; None = all
@@ -166,45 +171,37 @@ class SharedReservationTable:
             local.reservation = Reservation(rid, (), owner, frozen, now, lease_id, who)
             self._admit(local)
             return ticket
-        self._ensure_rows(names)
-
-        def work(cursor: Cursor) -> tuple[ReservationId, Reservation | None]:
-            sql.lock_sessions(cursor, names)
-            if lease_id is not None:
-                sql.check_lease(cursor, lease_id)
-            rid = sql.next_id(cursor)
-            ticket = Ticket(rid, names, owner, lease_id, who, timeout)
-            if sql.all_free(cursor, names) and not sql.older_live_waiter(cursor, rid, names):
-                return rid, self._grant(cursor, ticket, frozen, now)
-            cursor.execute(
-                "INSERT INTO waiters (id, server_id, session_names, owner, annotations, since, "
-                "lease_id, client, timeout) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    rid,
-                    self._server_id,
-                    list(names),
-                    owner,
-                    annotations_text(frozen),
-                    now,
-                    lease_id,
-                    client_text(who),
-                    timeout,
-                ),
-            )
-            self._record(
-                cursor, [NewEvent(EventKind.QUEUED, names, rid, event_owner(who, owner), owner)]
-            )
-            return rid, None
-
-        rid, reservation = self._db.run(work)
-        ticket = Ticket(rid, names, owner, lease_id, who, timeout)
+        owner_of_events = event_owner(who, owner)
+        ((outcome, rid, fences, last, why),) = self._db.call(
+            "SELECT * FROM pinbroker_request(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                self._server_id,
+                list(names),
+                owner,
+                annotations_text(frozen),
+                now,
+                lease_id,
+                client_text(who),
+                timeout,
+                self._keep,
+            ),
+        )
+        if outcome == "lease":
+            assert lease_id is not None
+            raise LeaseNotFoundError(lease_id, why)
+        ticket = Ticket(ReservationId(rid), names, owner, lease_id, who, timeout)
         local = _Local(ticket, frozen, now, on_change)
-        if reservation is not None:
+        if outcome == "granted":
             local.state = _State.GRANTED
-            local.reservation = reservation
+            local.reservation = Reservation(
+                ticket.id, names, owner, frozen, now, lease_id, who, decode_fences(fences)
+            )
+            kind, reason = EventKind.RESERVED, ""
+        else:
+            kind, reason = EventKind.QUEUED, owner
         self._admit(local)
-        self._events.pull()
-        if reservation is None:
+        self._events.offer([Event(last, now, kind, names, ticket.id, owner_of_events, reason)])
+        if outcome != "granted":
             self._want(names)  # a release may have come between its commit and _admit
         return ticket
 
@@ -269,6 +266,9 @@ class SharedReservationTable:
     ) -> tuple[tuple[SessionName, ...], tuple[SessionName, ...]]:
         """Release sessions on behalf of their holder, by fencing token (see ReservationTable)."""
         given = list(sessions)
+        if not strict:  # one statement: the database checks the tokens under its locks
+            tokens = {SessionName(name): token for name, token in given}
+            return self._release_tokens(tokens, EventKind.RELEASED, "")
         names = [name for name, _ in given]
         holders, reservations = self._db.run(lambda cursor: sql.holders_of(cursor, names))
         wanted, stale = sort_by_token(given, holders, reservations, strict)
@@ -503,22 +503,21 @@ class SharedReservationTable:
     def _withdraw_waiter(self, local: _Local, kind: EventKind, reason: str) -> None:
         """Delete the request's waiter row, record why, notify (``local.busy`` held)."""
         ticket = local.ticket
-
-        def work(cursor: Cursor) -> None:
-            cursor.execute("DELETE FROM waiters WHERE id = %s RETURNING id", (ticket.id,))
-            if cursor.fetchone() is None:
-                return  # withdrawn by another server already (lease ended, heartbeat lapsed)
-            owner = event_owner(ticket.client, ticket.owner)
-            self._record(cursor, [NewEvent(kind, ticket.session_names, ticket.id, owner, reason)])
-            sql.notify_changed(cursor, ticket.session_names)
-
+        now = self._wall()
         try:
-            self._db.run(work)
+            ((last,),) = self._db.call(
+                "SELECT pinbroker_withdraw(%s, %s, %s, %s, %s)",
+                (ticket.id, kind.value, reason, now, self._keep),
+            )
         except DatabaseUnavailableError:
             with self._lock:
                 self._orphans.add(ticket.id)
             raise
-        self._events.pull()
+        if last is not None:  # else withdrawn by another server already
+            owner = event_owner(ticket.client, ticket.owner)
+            self._events.offer(
+                [Event(last, now, kind, ticket.session_names, ticket.id, owner, reason)]
+            )
 
     def _give_back(self, reservation: Reservation, reason: str) -> None:
         """Release a committed grant whose caller went away before taking it."""
@@ -542,52 +541,45 @@ class SharedReservationTable:
         """Free each wanted session held by the given reservation (None: by anyone)."""
         if not wanted:
             return ()
+        return self._release_tokens(
+            {name: (None if by is None else FenceToken(by, 0)) for name, by in wanted.items()},
+            kind,
+            reason,
+        )[0]
 
-        def work(cursor: Cursor) -> tuple[SessionName, ...]:
-            held, events = sql.release_rows(cursor, wanted, kind, reason)
-            if held:
-                self._record(cursor, events)
-                sql.notify_changed(cursor, held)
-            return held
+    def _release_tokens(
+        self,
+        wanted: Mapping[SessionName, FenceToken | None],
+        kind: EventKind,
+        reason: str,
+    ) -> tuple[tuple[SessionName, ...], tuple[SessionName, ...]]:
+        """Free each session held under its token (fence 0: any fence; None: by anyone).
 
-        released = self._db.run(work)
-        if released:
-            self._events.pull()
-            self._want(released)
-        return released
-
-    def _grant(
-        self, cursor: Cursor, ticket: Ticket, annotations: Mapping[str, str], now: float
-    ) -> Reservation:
-        """Write a grant inside the caller's transaction (session rows locked, all free)."""
-        reservation, event = sql.insert_grant(
-            cursor, ticket, annotations, now=now, server_id=self._server_id
+        Returns:
+            The sessions freed, and those held under another grant (stale tokens).
+        """
+        now = self._wall()
+        tokens = list(wanted.values())
+        ((held, last, recorded, refused),) = self._db.call(
+            "SELECT * FROM pinbroker_release(%s, %s::bigint[], %s::bigint[], %s, %s, %s, %s)",
+            (
+                list(wanted),
+                [None if t is None else t.reservation_id for t in tokens],
+                [None if t is None or t.fence == 0 else t.fence for t in tokens],
+                kind.value,
+                reason,
+                now,
+                self._keep,
+            ),
         )
-        self._record(cursor, [event])
-        return reservation
+        released = tuple(SessionName(name) for name in held)
+        if released:
+            self._events.offer(events_of(recorded, last, now))
+            self._want(released)
+        return released, tuple(SessionName(name) for name in refused)
 
     def _record(self, cursor: Cursor, events: Sequence[NewEvent]) -> None:
         insert_events(cursor, events, now=self._wall(), keep=self._keep)
-
-    def _ensure_rows(self, names: Sequence[SessionName]) -> None:
-        """Create the ``session_state`` rows not known to exist (their own transaction)."""
-        with self._lock:
-            missing = sorted(n for n in names if n not in self._known)
-        if not missing:
-            return
-
-        def work(cursor: Cursor) -> None:
-            cursor.execute(
-                "INSERT INTO session_state (session_name) SELECT unnest(%s::text[]) "
-                "ON CONFLICT DO NOTHING",
-                (missing,),
-            )
-
-        self._db.run(work)
-        with self._lock:
-            if len(self._known) > 100_000:
-                self._known.clear()  # bounded: re-checked by an idempotent insert
-            self._known.update(missing)
 
     def _want(self, names: Iterable[str] | None) -> None:
         with self._lock:
@@ -664,35 +656,59 @@ class SharedReservationTable:
             if local.state is not _State.WAITING:
                 return
 
-            def work(cursor: Cursor) -> Reservation | str | None:
-                sql.lock_sessions(cursor, ticket.session_names)
-                cursor.execute("SELECT 1 FROM waiters WHERE id = %s FOR UPDATE", (ticket.id,))
-                if cursor.fetchone() is None:
-                    return "withdrawn"
-                if not sql.all_free(cursor, ticket.session_names) or sql.older_live_waiter(
-                    cursor, ticket.id, ticket.session_names
-                ):
-                    return None
-                if ticket.lease_id is not None:
-                    cursor.execute(
-                        "SELECT 1 FROM leases WHERE id = %s AND deadline > clock_timestamp() "
-                        "FOR SHARE",
-                        (ticket.lease_id,),
-                    )
-                    if cursor.fetchone() is None:
-                        return None  # its lease ended: release_lease withdraws it
-                cursor.execute("DELETE FROM waiters WHERE id = %s", (ticket.id,))
-                return self._grant(cursor, ticket, local.annotations, self._wall())
-
-            outcome = self._db.run(work)
-            if outcome is None:
+            now = self._wall()
+            ((outcome, fences, last),) = self._db.call(
+                "SELECT * FROM pinbroker_attempt(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    ticket.id,
+                    self._server_id,
+                    list(ticket.session_names),
+                    ticket.owner,
+                    annotations_text(local.annotations),
+                    now,
+                    ticket.lease_id,
+                    client_text(ticket.client),
+                    self._keep,
+                ),
+            )
+            if outcome == "waiting":
                 return
-            if isinstance(outcome, Reservation):
-                self._settle(local, reservation=outcome)
-                self._events.pull()
+            if outcome == "granted":
+                reservation = Reservation(
+                    ticket.id,
+                    ticket.session_names,
+                    ticket.owner,
+                    local.annotations,
+                    now,
+                    ticket.lease_id,
+                    ticket.client,
+                    decode_fences(fences),
+                )
+                self._settle(local, reservation=reservation)
+                owner = event_owner(ticket.client, ticket.owner)
+                self._events.offer(
+                    [Event(last, now, EventKind.RESERVED, ticket.session_names, ticket.id, owner)]
+                )
                 return
             with self._lock:
                 why = self._withdrawn.pop(
                     ticket.id, "its lease ended or its server's heartbeat lapsed"
                 )
             self._settle(local, error=CancelledError(f"request {ticket.id} was withdrawn: {why}"))
+
+
+def events_of(recorded: Sequence[Mapping[str, Any]], last: int, now: float) -> list[Event]:
+    """The events ``pinbroker_release`` recorded (JSON objects), numbered up to ``last``."""
+    first = last - len(recorded) + 1
+    return [
+        Event(
+            revision=first + offset,
+            time=now,
+            kind=EventKind(item["kind"]),
+            session_names=tuple(item["names"]),
+            reservation_id=item["rid"],
+            owner=decode_event_owner(item["owner"]),
+            reason=item.get("reason", ""),
+        )
+        for offset, item in enumerate(recorded)
+    ]
