@@ -448,9 +448,11 @@ class SessionManager:
         """Every reserved or registered session, and registered multiplexer sessions."""
         views: list[SessionView] = []
         seen: set[str] = set()
+        snapshot = self._table.snapshot()  # one instant, one read of a shared table
         for record in self._registry.all(instrument_type_id):
             seen.add(record.session_name)
-            reserved = self._table.is_reserved(record.session_name)
+            holder = snapshot.held.get(record.session_name)
+            reserved = holder is not None
             views.append(
                 SessionView(
                     session_name=record.session_name,
@@ -460,12 +462,12 @@ class SessionManager:
                     channel_mappings=record.channel_mappings,
                     session_exists=True,
                     session_reserved=reserved,
-                    annotations=self._holder_annotations(record.session_name)
-                    if reserved
+                    annotations=grant_annotations(holder, record.session_name)
+                    if holder is not None
                     else dict(record.annotations),
                 )
             )
-        for reservation in self._table.snapshot().reservations:
+        for reservation in snapshot.reservations:
             for name in reservation.session_names:
                 if name in seen:
                     continue
@@ -495,10 +497,6 @@ class SessionManager:
     def _event(self, kind: EventKind, names: Sequence[str], reason: str = "") -> None:
         if self._events is not None and names:
             self._events.append(kind, session_names=names, reason=reason)
-
-    def _holder_annotations(self, name: SessionName) -> Mapping[str, str]:
-        holder = self._table.holder_of(name)
-        return {} if holder is None else grant_annotations(holder, name)
 
     def _details_of(self, name: SessionName) -> _Details:
         with self._details_lock:
