@@ -55,11 +55,18 @@ def _leases(quick: bool, diagnose: bool) -> list[Row]:
     return scale.run(quick=quick, diagnose=diagnose)
 
 
+def _cluster(quick: bool, diagnose: bool) -> list[Row]:
+    from benchmarks import cluster
+
+    return cluster.run(quick=quick, diagnose=diagnose)
+
+
 BENCHMARKS: dict[str, Callable[[bool, bool], list[Row]]] = {
     "reserve": _reserve,
     "scale": _scale,
     "contention": _contention,
     "leases": _leases,
+    "cluster": _cluster,
 }
 
 
