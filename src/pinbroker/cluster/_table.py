@@ -33,21 +33,15 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pinbroker._annotations import EMPTY_ANNOTATIONS, freeze_annotations
 from pinbroker.cluster import _sql as sql
+from pinbroker.cluster._calls import Calls
 from pinbroker.cluster._db import Cursor, Database
-from pinbroker.cluster._events import NewEvent, SharedEventLog, insert_events
-from pinbroker.cluster._rows import (
-    WAITER_COLUMNS,
-    annotations_text,
-    client_text,
-    decode_fences,
-    waiter_of,
-)
+from pinbroker.cluster._events import SharedEventLog
 from pinbroker.errors import (
     CancelledError,
     DatabaseUnavailableError,
@@ -56,7 +50,7 @@ from pinbroker.errors import (
     ReservationTimeoutError,
     ShuttingDownError,
 )
-from pinbroker.events import Event, EventKind
+from pinbroker.events import EventKind
 from pinbroker.reservation import (
     ClientIdentity,
     FenceToken,
@@ -65,11 +59,9 @@ from pinbroker.reservation import (
     TableSnapshot,
     Ticket,
     check_timeout,
-    event_owner,
     sort_by_token,
     unique_names,
 )
-from pinbroker.store._codec import decode_event_owner
 from pinbroker.types import SessionName
 
 __all__ = ["SAFETY_POLL", "SharedReservationTable"]
@@ -119,8 +111,8 @@ class SharedReservationTable:
     ) -> None:
         self._db = database
         self._events = events
-        self._keep = events.capacity
         self._server_id = server_id
+        self._calls = Calls(database, server_id=server_id, keep=events.capacity)
         self._wall = clock
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -165,43 +157,35 @@ class SharedReservationTable:
                 raise ShuttingDownError("the session manager is shutting down")
         now = self._wall()
         if not names:
-            rid = self._db.run(sql.next_id)
+            rid = self._calls.next_id()
             ticket = Ticket(rid, names, owner, lease_id, who, timeout)
             local = _Local(ticket, frozen, now, on_change, _State.GRANTED)
             local.reservation = Reservation(rid, (), owner, frozen, now, lease_id, who)
             self._admit(local)
             return ticket
-        owner_of_events = event_owner(who, owner)
-        ((outcome, rid, fences, last, why),) = self._db.call(
-            "SELECT * FROM pinbroker_request(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                self._server_id,
-                list(names),
-                owner,
-                annotations_text(frozen),
-                now,
-                lease_id,
-                client_text(who),
-                timeout,
-                self._keep,
-            ),
+        decision = self._calls.request(
+            names,
+            owner=owner,
+            annotations=frozen,
+            now=now,
+            lease_id=lease_id,
+            client=who,
+            timeout=timeout,
         )
-        if outcome == "lease":
+        if decision.outcome == "lease":
             assert lease_id is not None
-            raise LeaseNotFoundError(lease_id, why)
-        ticket = Ticket(ReservationId(rid), names, owner, lease_id, who, timeout)
+            raise LeaseNotFoundError(lease_id, decision.reason)
+        ticket = Ticket(decision.request_id, names, owner, lease_id, who, timeout)
         local = _Local(ticket, frozen, now, on_change)
-        if outcome == "granted":
+        if decision.outcome == "granted":
             local.state = _State.GRANTED
             local.reservation = Reservation(
-                ticket.id, names, owner, frozen, now, lease_id, who, decode_fences(fences)
+                ticket.id, names, owner, frozen, now, lease_id, who, decision.fences
             )
-            kind, reason = EventKind.RESERVED, ""
-        else:
-            kind, reason = EventKind.QUEUED, owner
         self._admit(local)
-        self._events.offer([Event(last, now, kind, names, ticket.id, owner_of_events, reason)])
-        if outcome != "granted":
+        if decision.event is not None:
+            self._events.offer([decision.event])
+        if decision.outcome != "granted":
             self._want(names)  # a release may have come between its commit and _admit
         return ticket
 
@@ -281,34 +265,7 @@ class SharedReservationTable:
 
     def release_lease(self, lease_id: int, reason: str) -> tuple[SessionName, ...]:
         """Withdraw every server's waiters bound to an ended lease and free its sessions."""
-
-        def withdraw(cursor: Cursor) -> None:
-            cursor.execute(
-                f"DELETE FROM waiters w WHERE w.lease_id = %s RETURNING {WAITER_COLUMNS}",
-                (lease_id,),
-            )
-            gone = [waiter_of(row) for row in cursor.fetchall()]
-            if gone:
-                self._record(
-                    cursor,
-                    [
-                        NewEvent(
-                            EventKind.CANCELLED,
-                            w.session_names,
-                            w.id,
-                            event_owner(w.client, w.owner),
-                            reason,
-                        )
-                        for w in gone
-                    ],
-                )
-                sql.notify_changed(
-                    cursor,
-                    {n: None for w in gone for n in w.session_names},
-                    {w.id: reason for w in gone},
-                )
-
-        self._db.run(withdraw)
+        self._calls.withdraw_lease(lease_id, reason, self._wall())
         with self._lock:
             bound = [
                 local
@@ -322,18 +279,7 @@ class SharedReservationTable:
                         local, error=CancelledError(f"request {local.ticket.id}: {reason}")
                     )
 
-        def held(cursor: Cursor) -> dict[SessionName, ReservationId | None]:
-            cursor.execute(
-                "SELECT id, session_names FROM reservations WHERE lease_id = %s ORDER BY id",
-                (lease_id,),
-            )
-            return {
-                SessionName(name): ReservationId(int(rid))
-                for rid, names in cursor.fetchall()
-                for name in names
-            }
-
-        return self._release(self._db.run(held), EventKind.EXPIRED, reason)
+        return self._release(self._calls.lease_holds(lease_id), EventKind.EXPIRED, reason)
 
     def shutdown(self) -> None:
         """Fail every outstanding and future request of this server with ``ShuttingDownError``."""
@@ -503,21 +449,14 @@ class SharedReservationTable:
     def _withdraw_waiter(self, local: _Local, kind: EventKind, reason: str) -> None:
         """Delete the request's waiter row, record why, notify (``local.busy`` held)."""
         ticket = local.ticket
-        now = self._wall()
         try:
-            ((last,),) = self._db.call(
-                "SELECT pinbroker_withdraw(%s, %s, %s, %s, %s)",
-                (ticket.id, kind.value, reason, now, self._keep),
-            )
+            event = self._calls.withdraw(ticket, kind, reason, self._wall())
         except DatabaseUnavailableError:
             with self._lock:
                 self._orphans.add(ticket.id)
             raise
-        if last is not None:  # else withdrawn by another server already
-            owner = event_owner(ticket.client, ticket.owner)
-            self._events.offer(
-                [Event(last, now, kind, ticket.session_names, ticket.id, owner, reason)]
-            )
+        if event is not None:  # else withdrawn by another server already
+            self._events.offer([event])
 
     def _give_back(self, reservation: Reservation, reason: str) -> None:
         """Release a committed grant whose caller went away before taking it."""
@@ -558,28 +497,11 @@ class SharedReservationTable:
         Returns:
             The sessions freed, and those held under another grant (stale tokens).
         """
-        now = self._wall()
-        tokens = list(wanted.values())
-        ((held, last, recorded, refused),) = self._db.call(
-            "SELECT * FROM pinbroker_release(%s, %s::bigint[], %s::bigint[], %s, %s, %s, %s)",
-            (
-                list(wanted),
-                [None if t is None else t.reservation_id for t in tokens],
-                [None if t is None or t.fence == 0 else t.fence for t in tokens],
-                kind.value,
-                reason,
-                now,
-                self._keep,
-            ),
-        )
-        released = tuple(SessionName(name) for name in held)
+        released, refused, events = self._calls.release(wanted, kind, reason, self._wall())
         if released:
-            self._events.offer(events_of(recorded, last, now))
+            self._events.offer(events)
             self._want(released)
-        return released, tuple(SessionName(name) for name in refused)
-
-    def _record(self, cursor: Cursor, events: Sequence[NewEvent]) -> None:
-        insert_events(cursor, events, now=self._wall(), keep=self._keep)
+        return released, refused
 
     def _want(self, names: Iterable[str] | None) -> None:
         with self._lock:
@@ -609,9 +531,9 @@ class SharedReservationTable:
                 orphans, self._orphans = self._orphans, set()
             try:
                 if orphans:
-                    self._delete_orphans(orphans)
+                    self._calls.delete_waiters(orphans)
                 if not woken and candidates:  # the safety poll: only those that may go now
-                    blocked = self._db.run(self._blocked)
+                    blocked = self._calls.blocked()
                     candidates = [c for c in candidates if not blocked.get(c.ticket.id, False)]
                 for local in candidates:
                     self._attempt(local)
@@ -624,31 +546,6 @@ class SharedReservationTable:
             except Exception:
                 _logger.exception("trying waiters failed; tried again at the next change")
 
-    def _blocked(self, cursor: Cursor) -> dict[int, bool]:
-        """This server's waiters, each with whether one of its sessions is held (one query).
-
-        A local request missing here lost its row (withdrawn elsewhere): it is tried too, and
-        learns so.
-        """
-        cursor.execute(
-            "SELECT w.id, EXISTS (SELECT 1 FROM session_state s "
-            "WHERE s.session_name = ANY(w.session_names) AND s.holder IS NOT NULL) "
-            "FROM waiters w WHERE w.server_id = %s",
-            (self._server_id,),
-        )
-        return {int(row[0]): bool(row[1]) for row in cursor.fetchall()}
-
-    def _delete_orphans(self, orphans: set[ReservationId]) -> None:
-        def work(cursor: Cursor) -> None:
-            cursor.execute(
-                "DELETE FROM waiters WHERE id = ANY(%s) RETURNING session_names", (list(orphans),)
-            )
-            names = {n: None for row in cursor.fetchall() for n in row[0]}
-            if names:
-                sql.notify_changed(cursor, names)
-
-        self._db.run(work)
-
     def _attempt(self, local: _Local) -> None:
         """Grant a local waiter if nothing stands in its way now."""
         ticket = local.ticket
@@ -657,23 +554,10 @@ class SharedReservationTable:
                 return
 
             now = self._wall()
-            ((outcome, fences, last),) = self._db.call(
-                "SELECT * FROM pinbroker_attempt(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    ticket.id,
-                    self._server_id,
-                    list(ticket.session_names),
-                    ticket.owner,
-                    annotations_text(local.annotations),
-                    now,
-                    ticket.lease_id,
-                    client_text(ticket.client),
-                    self._keep,
-                ),
-            )
-            if outcome == "waiting":
+            decision = self._calls.attempt(ticket, local.annotations, now)
+            if decision.outcome == "waiting":
                 return
-            if outcome == "granted":
+            if decision.outcome == "granted":
                 reservation = Reservation(
                     ticket.id,
                     ticket.session_names,
@@ -682,33 +566,14 @@ class SharedReservationTable:
                     now,
                     ticket.lease_id,
                     ticket.client,
-                    decode_fences(fences),
+                    decision.fences,
                 )
                 self._settle(local, reservation=reservation)
-                owner = event_owner(ticket.client, ticket.owner)
-                self._events.offer(
-                    [Event(last, now, EventKind.RESERVED, ticket.session_names, ticket.id, owner)]
-                )
+                if decision.event is not None:
+                    self._events.offer([decision.event])
                 return
             with self._lock:
                 why = self._withdrawn.pop(
                     ticket.id, "its lease ended or its server's heartbeat lapsed"
                 )
             self._settle(local, error=CancelledError(f"request {ticket.id} was withdrawn: {why}"))
-
-
-def events_of(recorded: Sequence[Mapping[str, Any]], last: int, now: float) -> list[Event]:
-    """The events ``pinbroker_release`` recorded (JSON objects), numbered up to ``last``."""
-    first = last - len(recorded) + 1
-    return [
-        Event(
-            revision=first + offset,
-            time=now,
-            kind=EventKind(item["kind"]),
-            session_names=tuple(item["names"]),
-            reservation_id=item["rid"],
-            owner=decode_event_owner(item["owner"]),
-            reason=item.get("reason", ""),
-        )
-        for offset, item in enumerate(recorded)
-    ]
