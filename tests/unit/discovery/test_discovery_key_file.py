@@ -145,8 +145,9 @@ def test_a_damaged_key_file_is_replaced(tmp_path: Path, content: str) -> None:
 
 
 def test_a_live_process_that_is_not_pinbroker_is_not_a_live_server(listening: int) -> None:
-    with subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
-                          stdin=subprocess.PIPE) as sleeper:  # fmt: skip
+    # `cat` waiting on its stdin: its command line never mentions pinbroker (a Python child's
+    # would, through the interpreter's path, in a checkout or venv under a "pinbroker" folder).
+    with subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL) as sleeper:
         try:
             key = DiscoveryKey(port=listening, host="127.0.0.1", pid=sleeper.pid)
             assert not is_live_server(key)
