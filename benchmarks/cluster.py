@@ -340,10 +340,24 @@ def _cycle_rows(
 # ---------------------------------------------------------------------------- hand-off
 
 
-def _wait_for_waiter(connection: Any, deadline: float) -> None:
-    """Poll the database until a waiter row exists (the request is queued on its server)."""
+def _wait_for_waiter(url: str, watch: list[Any], deadline: float) -> None:
+    """Poll the database until a waiter row exists (the request is queued on its server).
+
+    ``watch`` holds the polling connection (made again if the database dropped it).
+    """
+    import psycopg
+
     while time.monotonic() < deadline:
-        row = connection.execute("SELECT count(*) FROM waiters").fetchone()
+        try:
+            if not watch:
+                watch.append(psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT))
+            row = watch[0].execute("SELECT count(*) FROM waiters").fetchone()
+        except psycopg.OperationalError:
+            for connection in watch:
+                connection.close()
+            watch.clear()
+            time.sleep(0.1)
+            continue
         if row is not None and int(row[0]) > 0:
             return
         time.sleep(0.0005)
@@ -351,7 +365,6 @@ def _wait_for_waiter(connection: Any, deadline: float) -> None:
 
 
 def _handoff_rows(url: str, first: str, second: str, rounds: int) -> list[Row]:
-    import psycopg
     from ni.measurementlink.sessionmanagement.v1 import client as ni_client
 
     xml, pins = _site_map(1)
@@ -368,14 +381,12 @@ def _handoff_rows(url: str, first: str, second: str, rounds: int) -> list[Row]:
             reservation = waiter.reserve_sessions(context, pins, timeout=10)
             return time.perf_counter(), reservation
 
-        with (
-            psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as watch,
-            concurrent.futures.ThreadPoolExecutor(1) as pool,
-        ):
+        watch: list[Any] = []
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
             for number in range(rounds + 3):  # the first three warm up
                 held = holder.reserve_sessions(context, pins, timeout=0)
                 future = pool.submit(wait)
-                _wait_for_waiter(watch, time.monotonic() + 10)
+                _wait_for_waiter(url, watch, time.monotonic() + 10)
                 sent = time.perf_counter()
                 held.unreserve()
                 returned = time.perf_counter()
@@ -384,6 +395,8 @@ def _handoff_rows(url: str, first: str, second: str, rounds: int) -> list[Row]:
                 if number >= 3:
                     after_return.append(granted - returned)
                     after_send.append(granted - sent)
+        for connection in watch:
+            connection.close()
     finally:
         for channel in channels:
             channel.close()
