@@ -190,12 +190,27 @@ class SessionManager:
                 )
 
         def build(reservation: Reservation) -> ReserveResult:
+            registered = self._registry.registered_among(
+                s.session_name for s in resolution.sessions
+            )
+            multiplexers = (
+                self._registry.multiplexers_among(m.session_name for m in resolution.multiplexers)
+                if resolution.multiplexers
+                else {}
+            )
             return ReserveResult(
                 sessions=tuple(
-                    self._view_of_resolved(s, grant_annotations(reservation, s.session_name))
+                    self._view_of_resolved(
+                        s,
+                        grant_annotations(reservation, s.session_name),
+                        exists=s.session_name in registered,
+                    )
                     for s in resolution.sessions
                 ),
-                multiplexers=tuple(self._view_of_multiplexer(m) for m in resolution.multiplexers),
+                multiplexers=tuple(
+                    _mux_view_of(m, multiplexers.get(m.session_name))
+                    for m in resolution.multiplexers
+                ),
                 group_mappings=resolution.group_mappings,
             )
 
@@ -503,7 +518,7 @@ class SessionManager:
             return self._details.get(name, _Details("", ""))
 
     def _view_of_resolved(
-        self, session: SessionResource, annotations: Mapping[str, str]
+        self, session: SessionResource, annotations: Mapping[str, str], *, exists: bool
     ) -> SessionView:
         return SessionView(
             session_name=session.session_name,
@@ -511,21 +526,14 @@ class SessionManager:
             channel_list=session.channel_list,
             instrument_type_id=session.instrument_type_id,
             channel_mappings=session.channel_mappings,
-            session_exists=self._registry.is_registered(session.session_name),
+            session_exists=exists,
             session_reserved=True,
             annotations=annotations,
         )
 
     def _view_of_multiplexer(self, multiplexer: MultiplexerResource) -> MultiplexerView:
         """A multiplexer of the pin map, with its registration state and annotations."""
-        record = self._registry.get_multiplexer(multiplexer.session_name)
-        return MultiplexerView(
-            session_name=multiplexer.session_name,
-            resource_name=multiplexer.resource_name,
-            multiplexer_type_id=multiplexer.multiplexer_type_id,
-            session_exists=record is not None,
-            annotations={} if record is None else dict(record.annotations),
-        )
+        return _mux_view_of(multiplexer, self._registry.get_multiplexer(multiplexer.session_name))
 
 
 def _multiplexer_view(record: MultiplexerRecord) -> MultiplexerView:
@@ -535,4 +543,17 @@ def _multiplexer_view(record: MultiplexerRecord) -> MultiplexerView:
         multiplexer_type_id=record.multiplexer_type_id,
         session_exists=True,
         annotations=dict(record.annotations),
+    )
+
+
+def _mux_view_of(
+    multiplexer: MultiplexerResource, record: MultiplexerRecord | None
+) -> MultiplexerView:
+    """A multiplexer of the pin map, with its registration state and annotations."""
+    return MultiplexerView(
+        session_name=multiplexer.session_name,
+        resource_name=multiplexer.resource_name,
+        multiplexer_type_id=multiplexer.multiplexer_type_id,
+        session_exists=record is not None,
+        annotations={} if record is None else dict(record.annotations),
     )

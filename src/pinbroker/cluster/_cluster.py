@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Final
 
 from pinbroker.cluster._db import Cursor, Database
@@ -83,6 +84,7 @@ class Cluster:
             self.database.close()
             raise
         self._forget_pin_map: Callable[[str | None], None] | None = None
+        self._connected_since: datetime | None = None  # database time of the first beat in a row
         self._stop = threading.Event()
         self._pull_wanted = threading.Event()
         self._listener: Listener | None = None
@@ -178,6 +180,7 @@ class Cluster:
                 self._beat()
                 self._reap()
             except DatabaseUnavailableError as exc:
+                self._connected_since = None  # the others may have missed beats too
                 _logger.warning("heartbeat missed: %s", exc)
             except Exception:
                 _logger.exception("heartbeat failed")
@@ -185,9 +188,14 @@ class Cluster:
     def _beat(self) -> None:
         def work(cursor: Cursor) -> bool:
             cursor.execute(
-                "UPDATE servers SET heartbeat = clock_timestamp() WHERE id = %s", (self.server_id,)
+                "UPDATE servers SET heartbeat = clock_timestamp() WHERE id = %s "
+                "RETURNING heartbeat",
+                (self.server_id,),
             )
-            if cursor.rowcount:
+            row = cursor.fetchone()
+            if row is not None:
+                if self._connected_since is None:
+                    self._connected_since = row[0]
                 return True
             cursor.execute(
                 "INSERT INTO servers (id, hostname, pid, address, ttl) "
@@ -206,13 +214,23 @@ class Cluster:
             self.table.on_reconnect()
 
     def _reap(self) -> None:
-        """Delete dead servers and their waiters (any live server may; each row goes once)."""
+        """Delete dead servers and their waiters (any live server may; each row goes once).
+
+        Only once this server has itself reached the database for a dead one's TTL without a
+        miss: after an outage every server's heartbeat is old, and the first to come back must
+        give the others one TTL to beat again before it judges them.
+        """
+        since = self._connected_since
+        if since is None:
+            return
 
         def work(cursor: Cursor) -> None:
             cursor.execute(
                 "DELETE FROM servers "
                 "WHERE heartbeat < clock_timestamp() - make_interval(secs => ttl) "
-                "RETURNING id, hostname, pid"
+                "AND %s < clock_timestamp() - make_interval(secs => ttl) "
+                "RETURNING id, hostname, pid",
+                (since,),
             )
             dead = cursor.fetchall()
             if not dead:

@@ -162,6 +162,29 @@ class SharedRegistry:
         """Return whether an instrument session of that name is registered."""
         return self.get(session_name) is not None
 
+    def registered_among(self, session_names: Iterable[str]) -> frozenset[SessionName]:
+        """Return those of the names that are registered instrument sessions (one query)."""
+        names = list(session_names)
+        if not names:
+            return frozenset()
+        rows = self._db.call(
+            "SELECT session_name FROM sessions WHERE session_name = ANY(%s)", (names,)
+        )
+        return frozenset(SessionName(row[0]) for row in rows)
+
+    def multiplexers_among(
+        self, session_names: Iterable[str]
+    ) -> dict[SessionName, MultiplexerRecord]:
+        """Return the registered multiplexer sessions among the names, by name (one query)."""
+        names = list(session_names)
+        if not names:
+            return {}
+        rows = self._db.call(
+            f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions WHERE session_name = ANY(%s)",
+            (names,),
+        )
+        return {SessionName(row[0]): _multiplexer(row) for row in rows}
+
     def all(self, instrument_type_id: str = "") -> tuple[SessionRecord, ...]:
         """Return the registered instrument sessions in registration order (of a type, or all)."""
 

@@ -176,6 +176,19 @@ class SessionRegistry:
         """Return whether an instrument session of that name is registered."""
         return self._sessions.is_registered(session_name)
 
+    def registered_among(self, session_names: Iterable[str]) -> frozenset[SessionName]:
+        """Return those of the names that are registered instrument sessions (one look-up)."""
+        return frozenset(
+            SessionName(name) for name in session_names if self._sessions.is_registered(name)
+        )
+
+    def multiplexers_among(
+        self, session_names: Iterable[str]
+    ) -> dict[SessionName, MultiplexerRecord]:
+        """Return the registered multiplexer sessions among the names, by name."""
+        found = (self._multiplexers.get(name) for name in session_names)
+        return {record.session_name: record for record in found if record is not None}
+
     def all(self, instrument_type_id: str = "") -> tuple[SessionRecord, ...]:
         """Return the registered instrument sessions in registration order.
 
@@ -250,6 +263,12 @@ class SessionRegistryLike(Protocol):
     def get(self, session_name: str) -> SessionRecord | None: ...
 
     def is_registered(self, session_name: str) -> bool: ...
+
+    def registered_among(self, session_names: Iterable[str]) -> frozenset[SessionName]: ...
+
+    def multiplexers_among(
+        self, session_names: Iterable[str]
+    ) -> dict[SessionName, MultiplexerRecord]: ...
 
     def all(self, instrument_type_id: str = "") -> tuple[SessionRecord, ...]: ...
 

@@ -150,6 +150,16 @@ def test_multiplexers_are_a_separate_name_space(state: State) -> None:
     assert registry.get("Mux1") == session("Mux1")
 
 
+def test_batch_lookups(state: State) -> None:
+    registry = state.registry
+    registry.register([session("a"), session("b")])
+    registry.register_multiplexers([mux("m1"), mux("m2")])
+    assert registry.registered_among(["b", "zzz", "a", "m1"]) == {"a", "b"}
+    assert registry.registered_among([]) == frozenset()
+    assert registry.multiplexers_among(["m2", "a", "nope"]) == {"m2": mux("m2")}
+    assert registry.multiplexers_among([]) == {}
+
+
 def test_registrations_survive_a_restart(state: State) -> None:
     state.registry.register([session("a")])
     state.registry.register_multiplexers([mux("m")])
