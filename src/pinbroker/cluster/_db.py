@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import psycopg.errors
 from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from pinbroker.errors import DatabaseUnavailableError, StateDatabaseError
 
@@ -43,6 +43,13 @@ _RETRIES: Final = 5
 """Attempts of a transaction that lost a deadlock or a serialization conflict."""
 
 _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+_AWAY = (
+    psycopg.OperationalError,  # connection failures, shutdown, restart (SQLSTATE 08, 57)
+    psycopg.InterfaceError,  # a connection the driver found unusable
+    psycopg.errors.ReadOnlySqlTransaction,  # failed over to a standby that is read-only
+)
+"""What a database that is away (or not writable yet) raises: UNAVAILABLE, not INTERNAL."""
 
 
 def redact_url(url: str) -> str:
@@ -127,7 +134,9 @@ class Database:
                 yield cursor
         except PoolTimeout as exc:
             raise self._unavailable(f"no connection within {CONNECT_TIMEOUT:g} s") from exc
-        except psycopg.OperationalError as exc:
+        except PoolClosed as exc:
+            raise self._unavailable("the server is stopping") from exc
+        except _AWAY as exc:
             if isinstance(exc, _RETRYABLE):
                 raise
             raise self._unavailable(first_line(exc)) from exc
@@ -155,7 +164,9 @@ class Database:
                     return connection.execute(query.encode(), args).fetchall()
             except PoolTimeout as exc:
                 raise self._unavailable(f"no connection within {CONNECT_TIMEOUT:g} s") from exc
-            except psycopg.OperationalError as exc:
+            except PoolClosed as exc:
+                raise self._unavailable("the server is stopping") from exc
+            except _AWAY as exc:
                 certain = not sent or isinstance(exc, psycopg.errors.AdminShutdown)
                 broken += 1
                 if not certain or broken > self._max_connections + 1:
@@ -198,12 +209,14 @@ class Database:
                 return result
             except PoolTimeout as exc:
                 raise self._unavailable(f"no connection within {CONNECT_TIMEOUT:g} s") from exc
+            except PoolClosed as exc:
+                raise self._unavailable("the server is stopping") from exc
             except _RETRYABLE as exc:
                 conflicts += 1
                 if conflicts > _RETRIES:
                     raise
                 _logger.warning("database transaction retried (%s): %s", conflicts, exc)
-            except psycopg.OperationalError as exc:
+            except _AWAY as exc:
                 broken += 1
                 if body_done or broken > self._max_connections + 1:
                     raise self._unavailable(first_line(exc)) from exc
