@@ -102,7 +102,7 @@ class Cluster:
             self.database,
             {
                 CHANGED_CHANNEL: self.table.on_changed,
-                EVENTS_CHANNEL: lambda _payload: self._pull_wanted.set(),
+                EVENTS_CHANNEL: self._events_recorded,
                 PIN_MAPS_CHANNEL: self._pin_map_changed_to,
             },
             self._on_connect,
@@ -155,6 +155,15 @@ class Cluster:
         self._pull_wanted.set()
         if self._forget_pin_map is not None:
             self._forget_pin_map(None)
+
+    def _events_recorded(self, payload: str) -> None:
+        """Events up to revision ``payload`` were recorded: pull unless mirrored already."""
+        try:
+            if int(payload) <= self.events.latest_revision:
+                return  # this server's own, offered to the mirror as they were recorded
+        except ValueError:
+            pass
+        self._pull_wanted.set()
 
     def _pin_map_changed_to(self, pin_map_id: str) -> None:
         if self._forget_pin_map is not None:

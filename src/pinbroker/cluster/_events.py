@@ -178,15 +178,15 @@ class SharedEventLog(EventLog):
         with self._pull_lock:
             after = self.latest_revision
 
-            def work(cursor: Cursor) -> list[Event]:
-                cursor.execute(
+            def read() -> list[Event]:
+                rows = self._database.call(
                     _SELECT + "WHERE revision > %s ORDER BY revision LIMIT %s",
                     (after, self.capacity),
                 )
-                return [_event_of(row) for row in cursor.fetchall()]
+                return [_event_of(row) for row in rows]
 
             while True:
-                events = self._database.run(work)
+                events = read()
                 if not events:
                     return
                 self.ingest(events)

@@ -69,20 +69,13 @@ class SharedLeaseTable:
 
     def grant(self, identity: ClientIdentity) -> Lease:
         """Grant a new active lease that expires :attr:`ttl` seconds from now."""
-        granted_at = time.time()
-
-        def work(cursor: Cursor) -> Lease:
-            cursor.execute(
-                "INSERT INTO leases (id, ttl, identity, granted_at, deadline) VALUES "
-                "(nextval('lease_ids'), %s, %s, %s, clock_timestamp() + make_interval(secs => %s)) "
-                f"RETURNING {_COLUMNS}",
-                (self._ttl, encode_client_identity(identity), granted_at, self._ttl),
-            )
-            row = cursor.fetchone()
-            assert row is not None
-            return _active(row)
-
-        return self._db.run(work)
+        ((row),) = self._db.call(
+            "INSERT INTO leases (id, ttl, identity, granted_at, deadline) VALUES "
+            "(nextval('lease_ids'), %s, %s, %s, clock_timestamp() + make_interval(secs => %s)) "
+            f"RETURNING {_COLUMNS}",
+            (self._ttl, encode_client_identity(identity), time.time(), self._ttl),
+        )
+        return _active(row)
 
     def keep_alive(self, lease_id: LeaseId) -> Lease:
         """Extend an active lease by its TTL (through any server).
@@ -90,19 +83,15 @@ class SharedLeaseTable:
         Raises:
             LeaseNotFoundError: If it is not active; the message says why.
         """
-
-        def work(cursor: Cursor) -> Lease:
-            cursor.execute(
-                "UPDATE leases SET deadline = clock_timestamp() + make_interval(secs => ttl) "
-                f"WHERE id = %s AND deadline > clock_timestamp() RETURNING {_COLUMNS}",
-                (lease_id,),
-            )
-            row = cursor.fetchone()
-            if row is None:
-                raise LeaseNotFoundError(lease_id, _why_not_active(cursor, lease_id))
-            return _active(row)
-
-        return self._db.run(work)
+        rows = self._db.call(
+            "UPDATE leases SET deadline = clock_timestamp() + make_interval(secs => ttl) "
+            f"WHERE id = %s AND deadline > clock_timestamp() RETURNING {_COLUMNS}",
+            (lease_id,),
+        )
+        if rows:
+            return _active(rows[0])
+        why = self._db.run(lambda cursor: _why_not_active(cursor, lease_id))
+        raise LeaseNotFoundError(lease_id, why)
 
     def revoke(self, lease_id: LeaseId, reason: str = "revoked by its client") -> Lease | None:
         """End an active lease; return it as ended, or None if it was not active."""
@@ -167,24 +156,19 @@ class SharedLeaseTable:
 
     def get(self, lease_id: LeaseId) -> Lease | None:
         """Return the lease as it is now: active, or ended and remembered; else None."""
-
-        def work(cursor: Cursor) -> Lease | None:
-            cursor.execute(
-                f"SELECT {_COLUMNS} FROM leases WHERE id = %s AND deadline > clock_timestamp()",
-                (lease_id,),
-            )
-            row = cursor.fetchone()
-            if row is not None:
-                return _active(row)
-            cursor.execute(
-                "SELECT id, ttl, identity, granted_at, state, reason FROM ended_leases "
-                "WHERE id = %s",
-                (lease_id,),
-            )
-            ended = cursor.fetchone()
-            return None if ended is None else _ended(ended)
-
-        return self._db.run(work)
+        rows = self._db.call(
+            f"SELECT {_COLUMNS}, NULL, NULL FROM leases "
+            "WHERE id = %s AND deadline > clock_timestamp() "
+            "UNION ALL SELECT id, ttl, identity, granted_at, 0, state, reason FROM ended_leases "
+            "WHERE id = %s",
+            (lease_id, lease_id),
+        )
+        if not rows:
+            return None
+        lease_id_, ttl, identity, granted_at, remaining, state, reason = rows[0]
+        if state is None:
+            return _active((lease_id_, ttl, identity, granted_at, remaining))
+        return _ended((lease_id_, ttl, identity, granted_at, state, reason))
 
     def is_active(self, lease_id: LeaseId) -> bool:
         """Return whether the lease is active (its deadline not yet reached)."""
@@ -193,27 +177,19 @@ class SharedLeaseTable:
 
     def next_deadline(self) -> float | None:
         """When a reaper should next call :meth:`expire_due` (``time.monotonic()``), or None."""
-
-        def work(cursor: Cursor) -> float | None:
-            cursor.execute(
-                "SELECT EXTRACT(EPOCH FROM min(deadline) - clock_timestamp()) FROM leases"
-            )
-            row = cursor.fetchone()
-            return None if row is None or row[0] is None else float(row[0])
-
-        remaining = self._db.run(work)
-        return None if remaining is None else time.monotonic() + max(0.0, remaining)
+        ((remaining,),) = self._db.call(
+            "SELECT EXTRACT(EPOCH FROM min(deadline) - clock_timestamp()) FROM leases", ()
+        )
+        if remaining is None:
+            return None
+        return time.monotonic() + max(0.0, float(remaining))
 
     def snapshot(self) -> tuple[Lease, ...]:
         """Return the active leases, by id."""
-
-        def work(cursor: Cursor) -> tuple[Lease, ...]:
-            cursor.execute(
-                f"SELECT {_COLUMNS} FROM leases WHERE deadline > clock_timestamp() ORDER BY id"
-            )
-            return tuple(_active(row) for row in cursor.fetchall())
-
-        return self._db.run(work)
+        rows = self._db.call(
+            f"SELECT {_COLUMNS} FROM leases WHERE deadline > clock_timestamp() ORDER BY id", ()
+        )
+        return tuple(_active(row) for row in rows)
 
 
 def _why_not_active(cursor: Cursor, lease_id: int) -> str:

@@ -65,22 +65,13 @@ class SharedPinMapStore:
 
     def load_pin_maps(self) -> list[tuple[PinMapId, str]]:
         """Every stored pin map, in order of first insertion."""
-
-        def work(cursor: Cursor) -> list[tuple[PinMapId, str]]:
-            cursor.execute("SELECT id, xml FROM pin_maps ORDER BY position")
-            return [(PinMapId(row[0]), row[1]) for row in cursor.fetchall()]
-
-        return self._db.run(work)
+        rows = self._db.call("SELECT id, xml FROM pin_maps ORDER BY position", ())
+        return [(PinMapId(row[0]), row[1]) for row in rows]
 
     def load_pin_map(self, pin_map_id: PinMapId) -> str | None:
         """One stored pin map's XML, or None."""
-
-        def work(cursor: Cursor) -> str | None:
-            cursor.execute("SELECT xml FROM pin_maps WHERE id = %s", (pin_map_id,))
-            row = cursor.fetchone()
-            return None if row is None else str(row[0])
-
-        return self._db.run(work)
+        rows = self._db.call("SELECT xml FROM pin_maps WHERE id = %s", (pin_map_id,))
+        return str(rows[0][0]) if rows else None
 
 
 def _session(row: Sequence[Any]) -> SessionRecord:
@@ -148,15 +139,10 @@ class SharedRegistry:
 
     def get(self, session_name: str) -> SessionRecord | None:
         """Return the registered instrument session of that name, or None."""
-
-        def work(cursor: Cursor) -> SessionRecord | None:
-            cursor.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_name = %s", (session_name,)
-            )
-            row = cursor.fetchone()
-            return None if row is None else _session(row)
-
-        return self._db.run(work)
+        rows = self._db.call(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_name = %s", (session_name,)
+        )
+        return _session(rows[0]) if rows else None
 
     def is_registered(self, session_name: str) -> bool:
         """Return whether an instrument session of that name is registered."""
@@ -187,19 +173,15 @@ class SharedRegistry:
 
     def all(self, instrument_type_id: str = "") -> tuple[SessionRecord, ...]:
         """Return the registered instrument sessions in registration order (of a type, or all)."""
-
-        def work(cursor: Cursor) -> tuple[SessionRecord, ...]:
-            if instrument_type_id:
-                cursor.execute(
-                    f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE instrument_type_id = %s "
-                    "ORDER BY position",
-                    (instrument_type_id,),
-                )
-            else:
-                cursor.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY position")
-            return tuple(_session(row) for row in cursor.fetchall())
-
-        return self._db.run(work)
+        if instrument_type_id:
+            rows = self._db.call(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE instrument_type_id = %s "
+                "ORDER BY position",
+                (instrument_type_id,),
+            )
+        else:
+            rows = self._db.call(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY position", ())
+        return tuple(_session(row) for row in rows)
 
     # ------------------------------------------------------------------ multiplexer sessions
 
@@ -245,16 +227,11 @@ class SharedRegistry:
 
     def get_multiplexer(self, session_name: str) -> MultiplexerRecord | None:
         """Return the registered multiplexer session of that name, or None."""
-
-        def work(cursor: Cursor) -> MultiplexerRecord | None:
-            cursor.execute(
-                f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions WHERE session_name = %s",
-                (session_name,),
-            )
-            row = cursor.fetchone()
-            return None if row is None else _multiplexer(row)
-
-        return self._db.run(work)
+        rows = self._db.call(
+            f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions WHERE session_name = %s",
+            (session_name,),
+        )
+        return _multiplexer(rows[0]) if rows else None
 
     def is_multiplexer_registered(self, session_name: str) -> bool:
         """Return whether a multiplexer session of that name is registered."""
@@ -262,19 +239,17 @@ class SharedRegistry:
 
     def all_multiplexers(self, multiplexer_type_id: str = "") -> tuple[MultiplexerRecord, ...]:
         """Return the registered multiplexer sessions in registration order."""
-
-        def work(cursor: Cursor) -> tuple[MultiplexerRecord, ...]:
-            if multiplexer_type_id:
-                cursor.execute(
-                    f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions "
-                    "WHERE multiplexer_type_id = %s ORDER BY position",
-                    (multiplexer_type_id,),
-                )
-            else:
-                cursor.execute(f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions ORDER BY position")
-            return tuple(_multiplexer(row) for row in cursor.fetchall())
-
-        return self._db.run(work)
+        if multiplexer_type_id:
+            rows = self._db.call(
+                f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions "
+                "WHERE multiplexer_type_id = %s ORDER BY position",
+                (multiplexer_type_id,),
+            )
+        else:
+            rows = self._db.call(
+                f"SELECT {_MUX_COLUMNS} FROM multiplexer_sessions ORDER BY position", ()
+            )
+        return tuple(_multiplexer(row) for row in rows)
 
 
 def _checked(batch: list[Any], kind: str) -> list[Any]:

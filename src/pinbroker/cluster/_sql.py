@@ -33,7 +33,6 @@ __all__ = [
     "CHANGED_CHANNEL",
     "change_payload",
     "describe",
-    "holder_of",
     "holders_of",
     "next_id",
     "notify_changed",
@@ -81,17 +80,6 @@ def next_id(cursor: Cursor) -> ReservationId:
 
 
 # ---------------------------------------------------------------------------- reads
-
-
-def holder_of(cursor: Cursor, session_name: str) -> Reservation | None:
-    """The reservation holding the session, or None."""
-    cursor.execute(
-        f"SELECT {RESERVATION_COLUMNS} FROM session_state s "
-        "JOIN reservations r ON r.id = s.holder WHERE s.session_name = %s",
-        (session_name,),
-    )
-    row = cursor.fetchone()
-    return None if row is None else reservation_of(row)
 
 
 def holders_of(

@@ -42,6 +42,7 @@ from pinbroker.cluster import _sql as sql
 from pinbroker.cluster._calls import Calls
 from pinbroker.cluster._db import Cursor, Database
 from pinbroker.cluster._events import SharedEventLog
+from pinbroker.cluster._rows import RESERVATION_COLUMNS, reservation_of
 from pinbroker.errors import (
     CancelledError,
     DatabaseUnavailableError,
@@ -339,7 +340,12 @@ class SharedReservationTable:
 
     def holder_of(self, session_name: str) -> Reservation | None:
         """Return the reservation holding the session, or None."""
-        return self._db.run(lambda cursor: sql.holder_of(cursor, session_name))
+        rows = self._db.call(
+            f"SELECT {RESERVATION_COLUMNS} FROM session_state s "
+            "JOIN reservations r ON r.id = s.holder WHERE s.session_name = %s",
+            (session_name,),
+        )
+        return reservation_of(rows[0]) if rows else None
 
     def annotations_of(self, session_name: str) -> Mapping[str, str]:
         """Return the annotations of the reservation holding the session (empty if free)."""
