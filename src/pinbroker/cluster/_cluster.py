@@ -40,6 +40,9 @@ _logger = logging.getLogger(__name__)
 _MAX_BEAT: Final = 2.0
 """Seconds between heartbeats at most, whatever the TTL."""
 
+_OFFER_WAIT: Final = 0.02
+"""Seconds an events notice waits for the server's own call to offer them before a read."""
+
 
 class Cluster:
     """Everything one server shares with the others through the database. Thread-safe.
@@ -87,6 +90,7 @@ class Cluster:
         self._connected_since: datetime | None = None  # database time of the first beat in a row
         self._stop = threading.Event()
         self._pull_wanted = threading.Event()
+        self._notified = 0  # the newest revision an events notice named
         self._listener: Listener | None = None
         self._threads: list[threading.Thread] = []
 
@@ -159,10 +163,12 @@ class Cluster:
     def _events_recorded(self, payload: str) -> None:
         """Events up to revision ``payload`` were recorded: pull unless mirrored already."""
         try:
-            if int(payload) <= self.events.latest_revision:
-                return  # this server's own, offered to the mirror as they were recorded
+            revision = int(payload)
         except ValueError:
-            pass
+            revision = 0
+        if 0 < revision <= self.events.latest_revision:
+            return  # this server's own, offered to the mirror as they were recorded
+        self._notified = max(self._notified, revision)
         self._pull_wanted.set()
 
     def _pin_map_changed_to(self, pin_map_id: str) -> None:
@@ -171,8 +177,10 @@ class Cluster:
 
     def _pull_loop(self) -> None:
         while not self._stop.is_set():
-            self._pull_wanted.wait(1.0)
+            notified = self._pull_wanted.wait(1.0)  # else: the slow safety read
             self._pull_wanted.clear()
+            if notified and self._offered_soon(self._notified):
+                continue  # this server's own events: offered, no read needed
             if self._stop.is_set():
                 return
             try:
@@ -181,6 +189,18 @@ class Cluster:
                 pass  # the listener reports it; pulled again after it reconnects
             except Exception:
                 _logger.exception("reading events from the database failed")
+
+    def _offered_soon(self, revision: int) -> bool:
+        """Whether the mirror reaches ``revision`` within :data:`_OFFER_WAIT` without a read.
+
+        A notice often arrives before the call that recorded the events has returned and
+        offered them to the mirror.
+        """
+        deadline = time.monotonic() + _OFFER_WAIT
+        while self.events.latest_revision < revision:
+            if time.monotonic() >= deadline or self._stop.wait(_OFFER_WAIT / 10):
+                return False
+        return True
 
     def _beat_loop(self) -> None:
         period = min(self._ttl / 3, _MAX_BEAT)
