@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -129,6 +130,8 @@ class SharedEventLog(EventLog):
         self._database = database
         self._wall = clock
         self._pull_lock = threading.Lock()
+        self._flight_lock = threading.Lock()
+        self._in_flight = 0
 
     def load(self) -> None:
         """Mirror the newest ``capacity`` stored events (at start-up)."""
@@ -171,6 +174,27 @@ class SharedEventLog(EventLog):
             if events[0].revision == latest + 1:
                 self.ingest(events)
                 return
+        self.pull()
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Around a call that records events and then offers them (see :meth:`offer`)."""
+        with self._flight_lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._flight_lock:
+                self._in_flight -= 1
+
+    @property
+    def recording_now(self) -> bool:
+        """Whether a call of this server is recording events it has not offered yet."""
+        with self._flight_lock:
+            return self._in_flight > 0
+
+    def catch_up(self) -> None:
+        """Read what other servers recorded and this mirror has not seen yet (see pull)."""
         self.pull()
 
     def pull(self) -> None:

@@ -164,15 +164,18 @@ class SharedReservationTable:
             local.reservation = Reservation(rid, (), owner, frozen, now, lease_id, who)
             self._admit(local)
             return ticket
-        decision = self._calls.request(
-            names,
-            owner=owner,
-            annotations=frozen,
-            now=now,
-            lease_id=lease_id,
-            client=who,
-            timeout=timeout,
-        )
+        with self._events.recording():
+            decision = self._calls.request(
+                names,
+                owner=owner,
+                annotations=frozen,
+                now=now,
+                lease_id=lease_id,
+                client=who,
+                timeout=timeout,
+            )
+            if decision.event is not None:
+                self._events.offer([decision.event])
         if decision.outcome == "lease":
             assert lease_id is not None
             raise LeaseNotFoundError(lease_id, decision.reason)
@@ -184,8 +187,6 @@ class SharedReservationTable:
                 ticket.id, names, owner, frozen, now, lease_id, who, decision.fences
             )
         self._admit(local)
-        if decision.event is not None:
-            self._events.offer([decision.event])
         if decision.outcome != "granted":
             self._want(names)  # a release may have come between its commit and _admit
         return ticket
@@ -456,13 +457,14 @@ class SharedReservationTable:
         """Delete the request's waiter row, record why, notify (``local.busy`` held)."""
         ticket = local.ticket
         try:
-            event = self._calls.withdraw(ticket, kind, reason, self._wall())
+            with self._events.recording():
+                event = self._calls.withdraw(ticket, kind, reason, self._wall())
+                if event is not None:  # else withdrawn by another server already
+                    self._events.offer([event])
         except DatabaseUnavailableError:
             with self._lock:
                 self._orphans.add(ticket.id)
             raise
-        if event is not None:  # else withdrawn by another server already
-            self._events.offer([event])
 
     def _give_back(self, reservation: Reservation, reason: str) -> None:
         """Release a committed grant whose caller went away before taking it."""
@@ -503,9 +505,10 @@ class SharedReservationTable:
         Returns:
             The sessions freed, and those held under another grant (stale tokens).
         """
-        released, refused, events = self._calls.release(wanted, kind, reason, self._wall())
-        if released:
+        with self._events.recording():
+            released, refused, events = self._calls.release(wanted, kind, reason, self._wall())
             self._events.offer(events)
+        if released:
             self._want(released)
         return released, refused
 
@@ -560,7 +563,10 @@ class SharedReservationTable:
                 return
 
             now = self._wall()
-            decision = self._calls.attempt(ticket, local.annotations, now)
+            with self._events.recording():
+                decision = self._calls.attempt(ticket, local.annotations, now)
+                if decision.event is not None:
+                    self._events.offer([decision.event])
             if decision.outcome == "waiting":
                 return
             if decision.outcome == "granted":
@@ -575,8 +581,6 @@ class SharedReservationTable:
                     decision.fences,
                 )
                 self._settle(local, reservation=reservation)
-                if decision.event is not None:
-                    self._events.offer([decision.event])
                 return
             with self._lock:
                 why = self._withdrawn.pop(

@@ -361,6 +361,13 @@ class EventLog:
             self._latest = run[-1].revision
             self._changed.notify_all()
 
+    def catch_up(self) -> None:
+        """Bring the log up to date with where its events are recorded, before a reader reads.
+
+        This log is where they are recorded, so it always is; a log that mirrors events kept
+        elsewhere (``pinbroker.cluster.SharedEventLog``) reads what it has not seen yet.
+        """
+
     def ingest(self, events: Sequence[Event]) -> None:
         """Append events numbered elsewhere (a log shared by several servers), in order.
 

@@ -175,6 +175,9 @@ class AdminServicer(pb_grpc.AdminServiceServicer):
 
         remove = self._events.add_listener(wake)
         try:
+            # A log mirrored from a shared database reads what other servers recorded first,
+            # so a caller sees what it did through any server (a no-op on one host).
+            await asyncio.to_thread(self._events.catch_up)
             last = request.since_revision
             while True:
                 woken.clear()

@@ -73,6 +73,7 @@ class BrokerState:
 
     def events_since(self, revision: int) -> JsonObject:
         """``GET /api/events?since=REV``: the retained events after ``revision``."""
+        self.events.catch_up()
         return {
             "oldest_revision": self.events.oldest_revision,
             "latest_revision": self.events.latest_revision,
