@@ -55,6 +55,18 @@ def _leases(quick: bool, diagnose: bool) -> list[Row]:
     return scale.run(quick=quick, diagnose=diagnose)
 
 
+def _events(quick: bool, diagnose: bool) -> list[Row]:
+    from benchmarks import events
+
+    return events.run(quick=quick, diagnose=diagnose)
+
+
+def _growth(quick: bool, diagnose: bool) -> list[Row]:
+    from benchmarks import growth
+
+    return growth.run(quick=quick, diagnose=diagnose)
+
+
 def _cluster(quick: bool, diagnose: bool) -> list[Row]:
     from benchmarks import cluster
 
@@ -66,6 +78,8 @@ BENCHMARKS: dict[str, Callable[[bool, bool], list[Row]]] = {
     "scale": _scale,
     "contention": _contention,
     "leases": _leases,
+    "events": _events,
+    "growth": _growth,
     "cluster": _cluster,
 }
 

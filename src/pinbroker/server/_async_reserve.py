@@ -2,8 +2,12 @@
 
 The reservation table is thread-safe and free of I/O; a request that must wait is woken by
 the table's ``on_change`` callback (through ``loop.call_soon_threadsafe``) or by its own
-deadline, then :meth:`~pinbroker.reservation.ReservationTable.finish` takes the outcome on a
-worker thread (it may wait for the grant's record to be written).
+deadline, then :meth:`~pinbroker.reservation.ReservationTable.finish` takes the outcome. With
+``finish_on_loop`` (the single-host table, whose only I/O is its SQLite journal: a commit without
+an fsync, tens of microseconds) it runs right on the loop, and the loop's thread writes the
+grant's record itself (group commit's leader); otherwise (a table on a shared database) on a
+worker thread. A thread hand-off there and back costs more than the write: two wake-ups of
+threads, each a scheduler latency on a busy machine (see docs/performance.md).
 
 A caller that goes away (cancelled, deadline passed, connection lost: grpc.aio cancels the
 handler's task) never becomes a holder: while it waits its request leaves the queue; if the
@@ -39,8 +43,12 @@ async def reserve_on_loop(
     lease_id: int | None = None,
     client: ClientIdentity | None = None,
     request_id: str | None = None,
+    finish_on_loop: bool = False,
 ) -> Reservation:
     """Reserve the sessions all together, waiting on the running loop up to ``timeout``.
+
+    With ``finish_on_loop`` the outcome is taken on the loop's thread (the table's only
+    blocking is its journal's write); otherwise on a worker thread of ``executor``.
 
     With a ``request_id`` that was granted before (a retry after a lost reply) and whose grant
     still holds all its sessions, that grant is returned again.
@@ -66,6 +74,7 @@ async def reserve_on_loop(
         executor,
         session_names,
         _Asking(owner, annotations, lease_id, client, timeout),
+        finish_on_loop,
     )
     if request_id:
         sessions.remember_grant(request_id, reservation)
@@ -104,16 +113,21 @@ async def _reserve(
     executor: Executor,
     session_names: Sequence[str],
     asking: _Asking,
+    finish_on_loop: bool,
 ) -> Reservation:
     table = sessions.table
     timeout = asking.timeout
+
+    async def finish(ticket: Ticket, timeout: float | None) -> Reservation:
+        if finish_on_loop:  # nothing to await: the task cannot be cancelled half-way
+            return table.finish(ticket, timeout)
+        return await _finish_on_worker(table, executor, ticket, timeout)
+
     if timeout == 0:
-        return await _finish_on_worker(
-            table, executor, asking.request(table, session_names), timeout
-        )
+        return await finish(asking.request(table, session_names), timeout)
     if not sessions.acquire_waiting_slot():
         try:
-            return await _finish_on_worker(table, executor, asking.request(table, session_names), 0)
+            return await finish(asking.request(table, session_names), 0)
         except ReservationTimeoutError as exc:
             raise ResourceExhaustedError(
                 f"too many reservation requests are waiting ({sessions.max_waiters}) and "
@@ -138,7 +152,7 @@ async def _reserve(
             table.cancel(ticket)
             _discard(table, ticket, timeout)
             raise
-        return await _finish_on_worker(table, executor, ticket, timeout)
+        return await finish(ticket, timeout)
     finally:
         sessions.release_waiting_slot()
 

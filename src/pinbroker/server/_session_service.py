@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -92,16 +93,25 @@ def _caller(
 class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     """Implements ``ni.measurementlink.sessionmanagement.v1.SessionManagementService``.
 
-    The two reserve methods are coroutines: a request that waits holds no thread. The other
-    methods are plain functions run on the server's thread pool.
+    The two reserve methods and UnreserveSessions are coroutines: a request that waits holds
+    no thread. With ``finish_on_loop`` (a table whose only I/O is its journal, see
+    :func:`~pinbroker.server._async_reserve.reserve_on_loop`) they take the table's outcome and
+    release on the loop's thread; otherwise on the executor. The other methods are plain
+    functions run on the server's thread pool.
     """
 
     def __init__(
-        self, sessions: SessionManager, executor: Executor, leases: LeaseTableLike | None = None
+        self,
+        sessions: SessionManager,
+        executor: Executor,
+        leases: LeaseTableLike | None = None,
+        *,
+        finish_on_loop: bool = False,
     ) -> None:
         self._sessions = sessions
         self._executor = executor
         self._leases = leases
+        self._finish_on_loop = finish_on_loop
 
     async def ReserveSessions(
         self, request: pb.ReserveSessionsRequest, context: grpc.aio.ServicerContext[object, object]
@@ -130,16 +140,24 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
             lease_id=caller.lease_id,
             client=caller.client,
             request_id=caller.request_id,
+            finish_on_loop=self._finish_on_loop,
         )
         return reserve_result_to_pb(prepared.build(reservation))
 
-    def UnreserveSessions(
-        self, request: pb.UnreserveSessionsRequest, context: grpc.ServicerContext
+    async def UnreserveSessions(
+        self,
+        request: pb.UnreserveSessionsRequest,
+        context: grpc.aio.ServicerContext[object, object],
     ) -> pb.UnreserveSessionsResponse:
         """Release the sessions, keyed by session name."""
-        self._sessions.unreserve_owned(
-            [(s.session.name, token_of(s.session.name, s.annotations)) for s in request.sessions]
-        )
+        owned = [
+            (s.session.name, token_of(s.session.name, s.annotations)) for s in request.sessions
+        ]
+        if self._finish_on_loop:
+            self._sessions.unreserve_owned(owned)
+        else:  # the release runs to its end even if the caller goes away meanwhile
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._sessions.unreserve_owned, owned)
         return pb.UnreserveSessionsResponse()
 
     def RegisterSessions(
@@ -177,6 +195,7 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
             lease_id=caller.lease_id,
             client=caller.client,
             request_id=caller.request_id,
+            finish_on_loop=self._finish_on_loop,
         )
         return pb.ReserveAllRegisteredSessionsResponse(
             sessions=[session_view_to_pb(v) for v in prepared.build(reservation)]

@@ -400,7 +400,14 @@ async def _start_grpc(
     )
     pin_map_service_pb2_grpc.add_PinMapServiceServicer_to_server(PinMapServicer(pin_maps), server)
     session_management_service_pb2_grpc.add_SessionManagementServiceServicer_to_server(
-        SessionManagementServicer(sessions, executor, leases.leases), server
+        SessionManagementServicer(
+            sessions,
+            executor,
+            leases.leases,
+            # the single-host table's only I/O is its journal's commit: cheaper than a hand-off
+            finish_on_loop=config.database is None,
+        ),
+        server,
     )
     lease_pb2_grpc.add_LeaseServiceServicer_to_server(LeaseServicer(leases), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(

@@ -19,6 +19,9 @@ __all__ = [
     "read_meta",
 ]
 
+_IN_CHUNK = 500
+"""Names bound in one ``IN (...)`` (far below SQLite's variable limit)."""
+
 
 def check_new_names(
     db: sqlite3.Connection, table: str, names: Sequence[SessionName], kind: str
@@ -53,15 +56,23 @@ def put_reservation(db: sqlite3.Connection, reservation: Reservation) -> None:
     names = list(dict.fromkeys(reservation.session_names))
     if not names:
         raise ValueError(f"reservation {reservation_id} holds no session")
+    # One statement per chunk (not one per session): the rows of these sessions and this id.
+    holders: dict[str, int] = {}
+    replacing = False
+    for start in range(0, len(names), _IN_CHUNK):
+        chunk = names[start : start + _IN_CHUNK]
+        for name, holder in db.execute(
+            "SELECT session_name, reservation_id FROM reservation_sessions "
+            f"WHERE session_name IN ({_marks(chunk)}) OR reservation_id = ?",
+            (*chunk, reservation_id),
+        ):
+            replacing = replacing or holder == reservation_id
+            if holder != reservation_id:
+                holders[name] = holder
     for name in names:
-        row = db.execute(
-            "SELECT reservation_id FROM reservation_sessions "
-            "WHERE session_name = ? AND reservation_id != ?",
-            (name, reservation_id),
-        ).fetchone()
-        if row is not None:
+        if name in holders:
             raise ValueError(
-                f"session '{name}' belongs to reservation {row[0]}, not {reservation_id}"
+                f"session '{name}' belongs to reservation {holders[name]}, not {reservation_id}"
             )
     db.execute(
         "INSERT INTO reservations (reservation_id, owner, annotations, acquired_at_wall, "
@@ -79,7 +90,8 @@ def put_reservation(db: sqlite3.Connection, reservation: Reservation) -> None:
         ),
     )
     fences = [(name, reservation.fences.get(name, 0)) for name in names]
-    db.execute("DELETE FROM reservation_sessions WHERE reservation_id = ?", (reservation_id,))
+    if replacing:
+        db.execute("DELETE FROM reservation_sessions WHERE reservation_id = ?", (reservation_id,))
     db.executemany(
         "INSERT INTO reservation_sessions (session_name, reservation_id, position, fence) "
         "VALUES (?, ?, ?, ?)",
@@ -96,11 +108,27 @@ def put_reservation(db: sqlite3.Connection, reservation: Reservation) -> None:
 def delete_reservation_sessions(
     db: sqlite3.Connection, session_names: Sequence[SessionName]
 ) -> None:
-    """Remove sessions from their reservations inside the caller's transaction."""
-    db.executemany(
-        "DELETE FROM reservation_sessions WHERE session_name = ?", [(n,) for n in session_names]
-    )
-    db.execute(
-        "DELETE FROM reservations WHERE reservation_id NOT IN "
-        "(SELECT reservation_id FROM reservation_sessions)"
-    )
+    """Remove sessions from their reservations inside the caller's transaction.
+
+    Looks only at the reservations of those sessions (by index), never at all reservations:
+    the cost follows the sessions released, not the number held.
+    """
+    names = list(dict.fromkeys(session_names))
+    for start in range(0, len(names), _IN_CHUNK):
+        chunk = names[start : start + _IN_CHUNK]
+        marks = _marks(chunk)
+        # First the reservations left without a session (their rows go by ON DELETE CASCADE;
+        # sessions of earlier chunks are gone already), then the rest of the sessions.
+        db.execute(
+            "DELETE FROM reservations WHERE reservation_id IN (SELECT reservation_id FROM "
+            f"reservation_sessions WHERE session_name IN ({marks})) AND NOT EXISTS (SELECT 1 "
+            "FROM reservation_sessions AS other WHERE other.reservation_id = "
+            f"reservations.reservation_id AND other.session_name NOT IN ({marks}))",
+            (*chunk, *chunk),
+        )
+        db.execute(f"DELETE FROM reservation_sessions WHERE session_name IN ({marks})", chunk)
+
+
+def _marks(values: Sequence[object]) -> str:
+    """``?, ?, ...``: one parameter per value."""
+    return ", ".join("?" * len(values))
