@@ -18,6 +18,7 @@ delivered in the instant the task was cancelled, it is released again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -123,11 +124,16 @@ async def _reserve(
             return table.finish(ticket, timeout)
         return await _finish_on_worker(table, executor, ticket, timeout)
 
+    async def ask(on_change: Callable[[], None] | None = None) -> Ticket:
+        if finish_on_loop:  # the in-memory table: no I/O
+            return asking.request(table, session_names, on_change)
+        return await _request_on_worker(table, executor, asking, session_names, on_change)
+
     if timeout == 0:
-        return await finish(asking.request(table, session_names), timeout)
+        return await finish(await ask(), timeout)
     if not sessions.acquire_waiting_slot():
         try:
-            return await finish(asking.request(table, session_names), 0)
+            return await finish(await ask(), 0)
         except ReservationTimeoutError as exc:
             raise ResourceExhaustedError(
                 f"too many reservation requests are waiting ({sessions.max_waiters}) and "
@@ -140,7 +146,7 @@ async def _reserve(
         def wake() -> None:
             loop.call_soon_threadsafe(woken.set)
 
-        ticket = asking.request(table, session_names, wake)
+        ticket = await ask(wake)
         try:
             if timeout is None:
                 await woken.wait()
@@ -155,6 +161,42 @@ async def _reserve(
         return await finish(ticket, timeout)
     finally:
         sessions.release_waiting_slot()
+
+
+async def _request_on_worker(
+    table: ReservationTableLike,
+    executor: Executor,
+    asking: _Asking,
+    session_names: Sequence[str],
+    on_change: Callable[[], None] | None,
+) -> Ticket:
+    """Make the request on a worker thread (a table on a shared database does I/O).
+
+    A caller that goes away meanwhile leaves nothing behind: once the request is made, it is
+    cancelled (a grant given back) and its outcome taken.
+    """
+    loop = asyncio.get_running_loop()
+    made = loop.run_in_executor(
+        executor, functools.partial(asking.request, table, session_names, on_change)
+    )
+    try:
+        return await asyncio.shield(made)
+    except asyncio.CancelledError:
+
+        def withdraw(done: asyncio.Future[Ticket]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            ticket = done.result()
+            loop.run_in_executor(executor, _withdraw_unwanted, table, ticket, asking.timeout)
+
+        made.add_done_callback(withdraw)
+        raise
+
+
+def _withdraw_unwanted(table: ReservationTableLike, ticket: Ticket, timeout: float | None) -> None:
+    """Withdraw a request whose caller went away while it was made."""
+    table.cancel(ticket)
+    _discard(table, ticket, timeout)
 
 
 async def _finish_on_worker(

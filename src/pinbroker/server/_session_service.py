@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import grpc
 import grpc.aio
@@ -43,6 +45,9 @@ def _owner(context: grpc.aio.ServicerContext[object, object], annotations: dict[
         if annotations.get(key)
     ]
     return f"{context.peer()} ({'@'.join(who)})" if who else context.peer()
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,12 +128,15 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
                 "pin_map_context is required: pinbroker has no session-management plug-ins "
                 "that reserve I/O resources without a pin map"
             )
-        caller = _caller(context, request.annotations, self._leases)
-        prepared = self._sessions.prepare_reserve_sessions(
-            pin_map_id=request.pin_map_context.pin_map_id,
-            sites=list(request.pin_map_context.sites),
-            names=list(request.pin_or_relay_names),
-            instrument_type_id=request.instrument_type_id,
+        caller = await self._off_loop(_caller, context, request.annotations, self._leases)
+        prepared = await self._off_loop(
+            functools.partial(
+                self._sessions.prepare_reserve_sessions,
+                pin_map_id=request.pin_map_context.pin_map_id,
+                sites=list(request.pin_map_context.sites),
+                names=list(request.pin_or_relay_names),
+                instrument_type_id=request.instrument_type_id,
+            )
         )
         reservation = await reserve_on_loop(
             self._sessions,
@@ -142,7 +150,18 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
             request_id=caller.request_id,
             finish_on_loop=self._finish_on_loop,
         )
-        return reserve_result_to_pb(prepared.build(reservation))
+        return reserve_result_to_pb(await self._off_loop(prepared.build, reservation))
+
+    async def _off_loop(self, work: Callable[..., _T], *args: object) -> _T:
+        """Run ``work`` on the loop, or on the executor for a table on a shared database.
+
+        The database's reads must not stall the loop's other calls; the in-memory table's
+        work is cheaper than a thread hand-off.
+        """
+        if self._finish_on_loop:
+            return work(*args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(work, *args))
 
     async def UnreserveSessions(
         self,
@@ -181,9 +200,9 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
     ) -> pb.ReserveAllRegisteredSessionsResponse:
         """Reserve every registered session (optionally of one type)."""
         timeout = timeout_from_milliseconds(request.timeout_in_milliseconds)
-        caller = _caller(context, request.annotations, self._leases)
-        prepared = self._sessions.prepare_reserve_all_registered_sessions(
-            request.instrument_type_id
+        caller = await self._off_loop(_caller, context, request.annotations, self._leases)
+        prepared = await self._off_loop(
+            self._sessions.prepare_reserve_all_registered_sessions, request.instrument_type_id
         )
         reservation = await reserve_on_loop(
             self._sessions,
@@ -198,7 +217,9 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
             finish_on_loop=self._finish_on_loop,
         )
         return pb.ReserveAllRegisteredSessionsResponse(
-            sessions=[session_view_to_pb(v) for v in prepared.build(reservation)]
+            sessions=[
+                session_view_to_pb(v) for v in await self._off_loop(prepared.build, reservation)
+            ]
         )
 
     def RegisterMultiplexerSessions(
