@@ -177,14 +177,15 @@ def serve_subprocess(
     """Run ``pinbroker serve --port 0`` with a fresh state directory; stop it with SIGTERM.
 
     ``store="memory"`` runs :mod:`benchmarks._memory_server` instead (the same server with its
-    state in memory), for the diagnostic comparison.
+    state in memory), ``store="null"`` :mod:`benchmarks._null_server` (canned answers, no
+    work), for the diagnostic comparisons.
 
     The discovery key file goes into the state directory too, so no other pinbroker is disturbed.
 
     The address is read from the line the server prints once it accepts calls.
     """
     with tempfile.TemporaryDirectory(prefix="pinbroker-bench-") as state:
-        if store not in ("sqlite", "memory"):
+        if store not in ("sqlite", "memory", "null"):
             raise ValueError(f"unknown store {store!r}")
         command = [
             sys.executable,
@@ -201,8 +202,8 @@ def serve_subprocess(
             "WARNING",
             *extra_args,
         ]
-        if store == "memory":
-            command = [sys.executable, "-m", "benchmarks._memory_server"]
+        if store in ("memory", "null"):
+            command = [sys.executable, "-m", f"benchmarks._{store}_server"]
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -34,6 +34,8 @@ __all__ = ["TARGET_P50", "TARGET_P99", "run"]
 TARGET_P50 = 1.2
 TARGET_P99 = 1.5
 NAME = "reserve cycle"
+_MEMORY = "state in memory (no SQLite)"
+_NULL = "server with canned answers (no work: the best any server can reach)"
 
 
 def _timed(action: Callable[[], object], samples: list[float]) -> None:
@@ -42,8 +44,14 @@ def _timed(action: Callable[[], object], samples: list[float]) -> None:
     samples.append(time.perf_counter() - began)
 
 
-def measure(address: str, *, iterations: int, warmup: int) -> dict[str, list[float]]:
-    """Return latency samples (seconds) of the floor and both clients' cycles."""
+def measure(
+    address: str, *, iterations: int, warmup: int, lease: bool = True
+) -> dict[str, list[float]]:
+    """Return latency samples (seconds) of the floor and both clients' cycles.
+
+    ``lease=False`` skips checking that the seed client holds a lease (a server without
+    pinbroker's lease service).
+    """
     from ni.measurementlink.pinmap.v1.client import PinMapClient
     from ni.measurementlink.sessionmanagement.v1 import client as ni_client
 
@@ -87,8 +95,8 @@ def measure(address: str, *, iterations: int, warmup: int) -> dict[str, list[flo
         for _ in range(warmup):
             for action in actions.values():
                 action()
-        lease = seed.lease
-        if lease is None or not lease.lease_id or lease.lost:
+        keeper = seed.lease
+        if lease and (keeper is None or not keeper.lease_id or keeper.lost):
             raise RuntimeError("the seed client holds no active lease after the warm-up")
         for _ in range(iterations):
             for key, action in actions.items():
@@ -98,17 +106,18 @@ def measure(address: str, *, iterations: int, warmup: int) -> dict[str, list[flo
         channel.close()
 
 
-def _rows(samples: dict[str, list[float]], iterations: int, *, diagnostic: bool) -> list[Row]:
+def _rows(samples: dict[str, list[float]], iterations: int, *, diagnostic: str = "") -> list[Row]:
     rows: list[Row] = []
     floor = samples["floor"]
-    for key, label in (("ni", "NI client"), ("seed", "seed client (lease held)")):
+    clients = [("ni", "NI client"), ("seed", "seed client (lease held)")]
+    for key, label in clients[:1] if diagnostic == _NULL else clients:
         for fraction, tag, target in ((0.5, "p50", TARGET_P50), (0.99, "p99", TARGET_P99)):
             cycle = percentile(samples[key], fraction)
             base = percentile(floor, fraction)
             ratio = cycle / base
             metric = f"{label} cycle / 2 x Health.Check, {tag}"
             if diagnostic:
-                metric = f"diagnostic: {metric}, state in memory (no SQLite)"
+                metric = f"diagnostic: {metric}, {diagnostic}"
             rows.append(
                 Row(
                     NAME,
@@ -125,17 +134,18 @@ def _rows(samples: dict[str, list[float]], iterations: int, *, diagnostic: bool)
 def run(*, quick: bool, diagnose: bool = False) -> list[Row]:
     """Run the benchmark against a fresh ``pinbroker serve`` subprocess.
 
-    With ``diagnose``, also against the same server with its state in memory (no SQLite).
+    With ``diagnose``, also against the same server with its state in memory (no SQLite), and
+    NI's client against a server that does no work (:mod:`benchmarks._null_server`: the best
+    ratio any server can reach here).
     """
     iterations, warmup = (150, 20) if quick else (3000, 200)
     with serve_subprocess() as server:
-        rows = _rows(
-            measure(server.address, iterations=iterations, warmup=warmup),
-            iterations,
-            diagnostic=False,
-        )
+        rows = _rows(measure(server.address, iterations=iterations, warmup=warmup), iterations)
     if diagnose:
         with serve_subprocess(store="memory") as server:
             samples = measure(server.address, iterations=iterations, warmup=warmup)
-        rows += _rows(samples, iterations, diagnostic=True)
+        rows += _rows(samples, iterations, diagnostic=_MEMORY)
+        with serve_subprocess(store="null") as server:
+            samples = measure(server.address, iterations=iterations, warmup=warmup, lease=False)
+        rows += _rows(samples, iterations, diagnostic=_NULL)
     return rows
