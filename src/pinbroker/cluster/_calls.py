@@ -13,13 +13,10 @@ from typing import Any, Final
 
 from pinbroker.cluster import _sql as sql
 from pinbroker.cluster._db import Cursor, Database
-from pinbroker.cluster._events import NewEvent, insert_events
 from pinbroker.cluster._rows import (
-    WAITER_COLUMNS,
     annotations_text,
     client_text,
     decode_fences,
-    waiter_of,
 )
 from pinbroker.events import Event, EventKind
 from pinbroker.reservation import ClientIdentity, FenceToken, ReservationId, Ticket, event_owner
@@ -163,32 +160,13 @@ class Calls:
         """Withdraw every server's waiters bound to a lease that ended (``cancelled`` each)."""
 
         def work(cursor: Cursor) -> None:
-            cursor.execute(
-                f"DELETE FROM waiters w WHERE w.lease_id = %s RETURNING {WAITER_COLUMNS}",
-                (lease_id,),
-            )
-            gone = [waiter_of(row) for row in cursor.fetchall()]
-            if not gone:
-                return
-            insert_events(
+            sql.cancel_waiters(
                 cursor,
-                [
-                    NewEvent(
-                        EventKind.CANCELLED,
-                        w.session_names,
-                        w.id,
-                        event_owner(w.client, w.owner),
-                        reason,
-                    )
-                    for w in gone
-                ],
+                "w.lease_id = %s",
+                (lease_id,),
+                lambda _server: reason,
                 now=now,
                 keep=self._keep,
-            )
-            sql.notify_changed(
-                cursor,
-                {n: None for w in gone for n in w.session_names},
-                {w.id: reason for w in gone},
             )
 
         self._db.run(work)

@@ -21,17 +21,14 @@ from datetime import datetime
 from typing import Final
 
 from pinbroker.cluster._db import Cursor, Database
-from pinbroker.cluster._events import EVENTS_CHANNEL, NewEvent, SharedEventLog, insert_events
+from pinbroker.cluster._events import EVENTS_CHANNEL, SharedEventLog
 from pinbroker.cluster._leases import SharedLeaseTable
 from pinbroker.cluster._listener import Listener
 from pinbroker.cluster._registry import PIN_MAPS_CHANNEL, SharedPinMapStore, SharedRegistry
-from pinbroker.cluster._rows import WAITER_COLUMNS, waiter_of
 from pinbroker.cluster._schema import migrate
-from pinbroker.cluster._sql import CHANGED_CHANNEL, notify_changed
+from pinbroker.cluster._sql import CHANGED_CHANNEL, cancel_waiters
 from pinbroker.cluster._table import SharedReservationTable
 from pinbroker.errors import DatabaseUnavailableError
-from pinbroker.events import EventKind
-from pinbroker.reservation import event_owner
 
 __all__ = ["Cluster"]
 
@@ -269,30 +266,14 @@ class Cluster:
             reasons = {
                 int(i): f"its server (host {h}, pid {p}) stopped: no heartbeat" for i, h, p in dead
             }
-            cursor.execute(
-                "DELETE FROM waiters w WHERE w.server_id = ANY(%s) "
-                f"RETURNING w.server_id, {WAITER_COLUMNS}",
+            cancel_waiters(
+                cursor,
+                "w.server_id = ANY(%s)",
                 (list(reasons),),
+                reasons.__getitem__,
+                now=time.time(),
+                keep=self.events.capacity,
             )
-            rows = cursor.fetchall()
-            waiters = [(int(row[0]), waiter_of(row[1:])) for row in rows]
-            if waiters:
-                insert_events(
-                    cursor,
-                    [
-                        NewEvent(
-                            EventKind.CANCELLED,
-                            w.session_names,
-                            w.id,
-                            event_owner(w.client, w.owner),
-                            reasons[server],
-                        )
-                        for server, w in waiters
-                    ],
-                    now=time.time(),
-                    keep=self.events.capacity,
-                )
-                notify_changed(cursor, {n: None for _, w in waiters for n in w.session_names})
             for server_id, reason in reasons.items():
                 _logger.warning("server %s left the cluster: %s", server_id, reason)
 

@@ -8,11 +8,12 @@ caller holds (``Database.run``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Final
 
 from pinbroker.cluster._db import Cursor
+from pinbroker.cluster._events import NewEvent, insert_events
 from pinbroker.cluster._rows import (
     RESERVATION_COLUMNS,
     WAITER_COLUMNS,
@@ -20,17 +21,20 @@ from pinbroker.cluster._rows import (
     reservation_of,
     waiter_of,
 )
+from pinbroker.events import EventKind
 from pinbroker.reservation import (
     Reservation,
     ReservationId,
     TableSnapshot,
     Ticket,
     WaitingRequest,
+    event_owner,
 )
 from pinbroker.types import SessionName
 
 __all__ = [
     "CHANGED_CHANNEL",
+    "cancel_waiters",
     "change_payload",
     "describe",
     "holders_of",
@@ -77,6 +81,53 @@ def next_id(cursor: Cursor) -> ReservationId:
     row = cursor.fetchone()
     assert row is not None
     return ReservationId(int(row[0]))
+
+
+def cancel_waiters(
+    cursor: Cursor,
+    condition: str,
+    args: tuple[object, ...],
+    reason: Callable[[int], str],
+    *,
+    now: float,
+    keep: int,
+) -> int:
+    """Delete the waiters matching an SQL condition on ``w``, with a ``cancelled`` event each.
+
+    Args:
+        cursor: The caller's transaction.
+        condition: Which waiter rows (``w``), with ``%s`` for ``args``.
+        args: The condition's parameters.
+        reason: Why, given the waiter's server id.
+        now: The events' time.
+        keep: Events kept.
+
+    Returns:
+        How many were deleted; their servers are notified (with the reason each).
+    """
+    cursor.execute(
+        f"DELETE FROM waiters w WHERE {condition} RETURNING w.server_id, {WAITER_COLUMNS}", args
+    )
+    gone = [(reason(int(row[0])), waiter_of(row[1:])) for row in cursor.fetchall()]
+    if not gone:
+        return 0
+    insert_events(
+        cursor,
+        [
+            NewEvent(
+                EventKind.CANCELLED, w.session_names, w.id, event_owner(w.client, w.owner), why
+            )
+            for why, w in gone
+        ],
+        now=now,
+        keep=keep,
+    )
+    notify_changed(
+        cursor,
+        {n: None for _, w in gone for n in w.session_names},
+        {w.id: why for why, w in gone},
+    )
+    return len(gone)
 
 
 # ---------------------------------------------------------------------------- reads
