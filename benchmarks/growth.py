@@ -14,10 +14,13 @@ stubs (so the client's own conversions do not blur the server's cost):
   1,001-site, 16-pin map): the admin ``GetStatus`` and the status page (``GET /`` and
   ``GET /api/status``) answer with every holder: their time per holder, compared the same
   way (the page also draws the whole pin map's grid, a fixed part of its answer at every
-  ``H``), and the cycle of an unrelated client at ``H`` over its time with no holder (flat).
+  ``H``), and the cycle of an unrelated client at ``H`` over its time with no holder (flat);
+* waiters: ``GetSessions`` with 1,000 requests waiting for a held session (infinite timeouts)
+  over the same with none (flat: the queue is not part of its answer).
 
 Every time is the median of ``repeat`` calls. ``python -m benchmarks.growth [--quick]`` runs it
-alone (quick: 100 / 300 / 1,000 sessions, 50 / 100 / 200 holders on a 201-site map).
+alone (quick: 100 / 300 / 1,000 sessions, 50 / 100 / 200 holders on a 201-site map, 200
+waiters).
 """
 
 from __future__ import annotations
@@ -59,11 +62,12 @@ class Spec:
 
     registered: tuple[int, ...]
     holders: tuple[int, ...]
+    waiters: int
     repeat: int
 
 
-FULL = Spec(registered=(100, 1000, 10000), holders=(100, 500, 1000), repeat=15)
-QUICK = Spec(registered=(100, 300, 1000), holders=(50, 100, 200), repeat=5)
+FULL = Spec(registered=(100, 1000, 10000), holders=(100, 500, 1000), waiters=1000, repeat=15)
+QUICK = Spec(registered=(100, 300, 1000), holders=(50, 100, 200), waiters=200, repeat=5)
 
 
 def _median_time(action: Callable[[], object], repeat: int) -> float:
@@ -234,6 +238,7 @@ def measure(spec: Spec) -> list[Row]:
                 timeout=60,
             )
             rows += _holders(server, spec, cycle_base)
+            rows.append(_waiters(server, spec))
         finally:
             server.close()
     return rows
@@ -269,6 +274,36 @@ def _holders(server: _Server, spec: Spec, cycle_base: float) -> list[Row]:
             cycle_times[-1],
         ),
     ]
+
+
+def _waiters(server: _Server, spec: Spec) -> Row:
+    """GetSessions with ``spec.waiters`` requests waiting for a held session, / with none."""
+    one_pin = server.pins[:1]
+    holder = server.reserve(1, one_pin)
+    base = _median_time(server.get_sessions, spec.repeat * 4)
+    request = sm_pb2.ReserveSessionsRequest(
+        pin_map_context=PinMapContext(pin_map_id=server.pin_map_id, sites=[1]),
+        pin_or_relay_names=one_pin,
+        timeout_in_milliseconds=-1,
+    )
+    waiting = [server.sessions.ReserveSessions.future(request) for _ in range(spec.waiters)]
+    try:
+        deadline = time.monotonic() + 120
+        while len(server.admin.GetStatus(admin_pb2.GetStatusRequest()).waiting) < spec.waiters:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{spec.waiters} requests did not queue")
+            time.sleep(0.05)  # polling the server's state, not synchronising threads
+        loaded = _median_time(server.get_sessions, spec.repeat * 4)
+    finally:
+        for call in waiting:
+            call.cancel()
+        server.unreserve(holder.sessions)
+    return _flat_row(
+        f"GetSessions, {spec.waiters:,} requests waiting / none",
+        f"{spec.waiters:,} waiting vs none; 1 session held",
+        base,
+        loaded,
+    )
 
 
 def run(*, quick: bool, diagnose: bool = False) -> list[Row]:

@@ -41,7 +41,7 @@ def test_quick_benchmark_run_produces_every_row(tmp_path: Path) -> None:
         ("contention", 4),
         ("leases and waiters", 9),
         ("events", 2),
-        ("growth", 7),
+        ("growth", 8),
     )
     for benchmark, rows in expected:
         assert sum(line.startswith(f"{benchmark}: ") for line in lines) == rows, benchmark
@@ -51,7 +51,7 @@ def test_quick_benchmark_run_produces_every_row(tmp_path: Path) -> None:
     else:
         assert len(cluster) == CLUSTER_ROWS, "\n".join(cluster)
     table = [line for line in output.read_text().splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 4 + 6 + 4 + 9 + 2 + 7 + len(cluster)  # header, rule, rows
+    assert len(table) == 2 + 4 + 6 + 4 + 9 + 2 + 8 + len(cluster)  # header, rule, rows
     doubles = [line for line in table if "double grants" in line]
     assert len(doubles) == (2 if len(cluster) == CLUSTER_ROWS else 1)
     assert all("| 0 | 0 | yes |" in line for line in doubles), doubles

@@ -632,13 +632,19 @@ class ReservationTable:
         with self._lock:
             return self._changed.wait_for(lambda: len(self._queue) >= count, timeout)
 
-    def snapshot(self) -> TableSnapshot:
-        """Return who holds which session and who waits, as frozen values."""
+    def snapshot(self, *, waiting: bool = True) -> TableSnapshot:
+        """Return who holds which session and who waits, as frozen values.
+
+        Args:
+            waiting: Also describe the waiting requests (what blocks each one). False leaves
+                ``waiting`` empty, for callers that only want the holders: then the cost
+                follows the reservations, not the queue.
+        """
         with self._lock:
             reservations = tuple(self._reservations.values())
             held = {name: r for r in reservations for name in r.session_names}
-            waiting = waiting_requests(self._queue.values(), self._holders)
-            return TableSnapshot(MappingProxyType(held), reservations, waiting, self._shutting_down)
+            queue = waiting_requests(self._queue.values(), self._holders) if waiting else ()
+            return TableSnapshot(MappingProxyType(held), reservations, queue, self._shutting_down)
 
     # ------------------------------------------------------------------ internals (lock held)
 
