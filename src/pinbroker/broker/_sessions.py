@@ -463,13 +463,9 @@ class SessionManager:
         """Every reserved or registered session, and registered multiplexer sessions."""
         views: list[SessionView] = []
         seen: set[str] = set()
-        # One instant, one read of a shared table; the local table leaves the queue out (not
-        # part of the answer: GetSessions costs the same with 1,000 requests waiting).
-        snapshot = (
-            self._table.snapshot(waiting=False)
-            if isinstance(self._table, ReservationTable)
-            else self._table.snapshot()
-        )
+        # One instant, one read of a shared table; the queue is left out (not part of the
+        # answer: GetSessions costs the same with 1,000 requests waiting).
+        snapshot = self._table.snapshot(waiting=False)
         for record in self._registry.all(instrument_type_id):
             seen.add(record.session_name)
             holder = snapshot.held.get(record.session_name)

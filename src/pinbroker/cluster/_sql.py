@@ -162,25 +162,27 @@ def reservations_where(
     return tuple(reservation_of(row) for row in cursor.fetchall())
 
 
-def snapshot(cursor: Cursor, *, shutting_down: bool) -> TableSnapshot:
+def snapshot(cursor: Cursor, *, shutting_down: bool, waiting: bool = True) -> TableSnapshot:
     """Who holds which session and who waits (waiters of live servers), in one snapshot.
 
     The caller's transaction must be REPEATABLE READ (both reads see one instant).
     """
     cursor.execute(f"SELECT {RESERVATION_COLUMNS} FROM reservations r ORDER BY r.id")
     reservations = tuple(reservation_of(row) for row in cursor.fetchall())
+    held = {name: r for r in reservations for name in r.session_names}
+    if not waiting:
+        return TableSnapshot(MappingProxyType(held), reservations, (), shutting_down)
     cursor.execute(
         f"SELECT {WAITER_COLUMNS} FROM waiters w JOIN servers s ON s.id = w.server_id "
         f"WHERE {_LIVE} ORDER BY w.id"
     )
     plain = [waiter_of(row) for row in cursor.fetchall()]
-    held = {name: r for r in reservations for name in r.session_names}
     holders = {name: r.id for name, r in held.items()}
-    waiting = tuple(
+    queue = tuple(
         _with_blockers(w, blockers)
         for w, blockers in zip(plain, blocked_by(plain, holders), strict=True)
     )
-    return TableSnapshot(MappingProxyType(held), reservations, waiting, shutting_down)
+    return TableSnapshot(MappingProxyType(held), reservations, queue, shutting_down)
 
 
 def _with_blockers(waiter: WaitingRequest, blockers: tuple[ReservationId, ...]) -> WaitingRequest:
