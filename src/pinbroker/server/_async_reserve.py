@@ -130,6 +130,8 @@ async def _reserve(
         return await _request_on_worker(table, executor, asking, session_names, on_change)
 
     if timeout == 0:
+        if not finish_on_loop:  # one trip to a worker for the request and its outcome
+            return await _at_once_on_worker(table, executor, asking, session_names)
         return await finish(await ask(), timeout)
     if not sessions.acquire_waiting_slot():
         try:
@@ -190,6 +192,35 @@ async def _request_on_worker(
             loop.run_in_executor(executor, _withdraw_unwanted, table, ticket, asking.timeout)
 
         made.add_done_callback(withdraw)
+        raise
+
+
+async def _at_once_on_worker(
+    table: ReservationTableLike,
+    executor: Executor,
+    asking: _Asking,
+    session_names: Sequence[str],
+) -> Reservation:
+    """Request with timeout 0 and take the outcome, in one trip to a worker thread.
+
+    A grant whose caller went away meanwhile is released again.
+    """
+    loop = asyncio.get_running_loop()
+
+    def at_once() -> Reservation:
+        return table.finish(asking.request(table, session_names), 0)
+
+    outcome = loop.run_in_executor(executor, at_once)
+    try:
+        return await asyncio.shield(outcome)
+    except asyncio.CancelledError:
+
+        def give_back(done: asyncio.Future[Reservation]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            loop.run_in_executor(executor, _release_undelivered, table, done.result())
+
+        outcome.add_done_callback(give_back)
         raise
 
 

@@ -16,7 +16,7 @@ from ni.measurementlink.sessionmanagement.v1 import (
     session_management_service_pb2_grpc as pb_grpc,
 )
 
-from pinbroker.broker import SessionManager
+from pinbroker.broker import PreparedReservation, ReserveResult, SessionManager
 from pinbroker.broker._ownership import token_of, without_own_keys
 from pinbroker.errors import InvalidArgumentError
 from pinbroker.reservation import ClientIdentity, LeaseId, LeaseTableLike, timeout_from_milliseconds
@@ -128,16 +128,17 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
                 "pin_map_context is required: pinbroker has no session-management plug-ins "
                 "that reserve I/O resources without a pin map"
             )
-        caller = await self._off_loop(_caller, context, request.annotations, self._leases)
-        prepared = await self._off_loop(
-            functools.partial(
-                self._sessions.prepare_reserve_sessions,
+
+        def prepare() -> tuple[_Caller, PreparedReservation[ReserveResult]]:
+            caller = _caller(context, request.annotations, self._leases)
+            return caller, self._sessions.prepare_reserve_sessions(
                 pin_map_id=request.pin_map_context.pin_map_id,
                 sites=list(request.pin_map_context.sites),
                 names=list(request.pin_or_relay_names),
                 instrument_type_id=request.instrument_type_id,
             )
-        )
+
+        caller, prepared = await self._off_loop(prepare)
         reservation = await reserve_on_loop(
             self._sessions,
             self._executor,
