@@ -14,13 +14,15 @@ from typing import Any, Final
 from pinbroker.cluster import _sql as sql
 from pinbroker.cluster._db import Cursor, Database
 from pinbroker.cluster._rows import (
-    annotations_text,
-    client_text,
     decode_fences,
 )
 from pinbroker.events import Event, EventKind
 from pinbroker.reservation import ClientIdentity, FenceToken, ReservationId, Ticket, event_owner
-from pinbroker.store._codec import decode_event_owner
+from pinbroker.store._codec import (
+    decode_event_owner,
+    encode_annotations,
+    encode_client_identity,
+)
 from pinbroker.types import SessionName
 
 __all__ = ["Calls", "Decision"]
@@ -81,10 +83,10 @@ class Calls:
                 self._server_id,
                 list(names),
                 owner,
-                annotations_text(annotations),
+                encode_annotations(annotations),
                 now,
                 lease_id,
-                client_text(client),
+                encode_client_identity(client),
                 timeout,
                 self._keep,
             ),
@@ -106,10 +108,10 @@ class Calls:
                 self._server_id,
                 list(ticket.session_names),
                 ticket.owner,
-                annotations_text(annotations),
+                encode_annotations(annotations),
                 now,
                 ticket.lease_id,
-                client_text(ticket.client),
+                encode_client_identity(ticket.client),
                 self._keep,
             ),
         )

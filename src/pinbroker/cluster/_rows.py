@@ -6,19 +6,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from pinbroker.reservation import ClientIdentity, Reservation, ReservationId, WaitingRequest
+from pinbroker.reservation import Reservation, ReservationId, WaitingRequest
 from pinbroker.store._codec import (
     decode_annotations,
     decode_client_identity,
-    encode_annotations,
-    encode_client_identity,
 )
 from pinbroker.types import SessionName
 
 __all__ = [
     "RESERVATION_COLUMNS",
     "WAITER_COLUMNS",
-    "blocked_by",
     "decode_fences",
     "encode_fences",
     "reservation_of",
@@ -67,7 +64,7 @@ def reservation_of(row: Sequence[Any]) -> Reservation:
     )
 
 
-def waiter_of(row: Sequence[Any], blockers: tuple[ReservationId, ...] = ()) -> WaitingRequest:
+def waiter_of(row: Sequence[Any]) -> WaitingRequest:
     """A :class:`WaitingRequest` from a row of :data:`WAITER_COLUMNS`."""
     rid, names, owner, annotations, since, lease_id, client, timeout = row
     return WaitingRequest(
@@ -79,34 +76,4 @@ def waiter_of(row: Sequence[Any], blockers: tuple[ReservationId, ...] = ()) -> W
         None if lease_id is None else int(lease_id),
         decode_client_identity(client),
         None if timeout is None else float(since) + float(timeout),
-        blockers,
     )
-
-
-def blocked_by(
-    waiting: Sequence[WaitingRequest], holders: Mapping[SessionName, ReservationId]
-) -> list[tuple[ReservationId, ...]]:
-    """For each waiter (first come first), the reservations and earlier waiters in its way."""
-    wanted_by: dict[SessionName, ReservationId] = {}
-    result: list[tuple[ReservationId, ...]] = []
-    for request in waiting:
-        blockers: dict[ReservationId, None] = {}
-        for name in request.session_names:
-            holder = holders.get(name)
-            if holder is not None:
-                blockers[holder] = None
-            elif name in wanted_by:
-                blockers[wanted_by[name]] = None
-            wanted_by.setdefault(name, request.id)
-        result.append(tuple(blockers))
-    return result
-
-
-def client_text(client: ClientIdentity) -> str:
-    """The stored form of a client identity."""
-    return encode_client_identity(client)
-
-
-def annotations_text(annotations: Mapping[str, str]) -> str:
-    """The stored form of annotations."""
-    return encode_annotations(annotations)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Final
 
@@ -17,7 +18,6 @@ from pinbroker.cluster._events import NewEvent, insert_events
 from pinbroker.cluster._rows import (
     RESERVATION_COLUMNS,
     WAITER_COLUMNS,
-    blocked_by,
     reservation_of,
     waiter_of,
 )
@@ -27,8 +27,9 @@ from pinbroker.reservation import (
     ReservationId,
     TableSnapshot,
     Ticket,
-    WaitingRequest,
+    blocked_by,
     event_owner,
+    timeout_message,
 )
 from pinbroker.types import SessionName
 
@@ -36,7 +37,6 @@ __all__ = [
     "CHANGED_CHANNEL",
     "cancel_waiters",
     "change_payload",
-    "describe",
     "holders_of",
     "next_id",
     "notify_changed",
@@ -50,9 +50,6 @@ CHANGED_CHANNEL: Final = "pinbroker_changed"
 
 _MAX_PAYLOAD: Final = 7000
 """Bytes of a notification payload at most (PostgreSQL's limit is 8000); beyond: "all"."""
-
-_MAX_NAMED: Final = 10
-"""Obstacles named in a timeout message; the rest are counted."""
 
 _LIVE: Final = "s.heartbeat > clock_timestamp() - make_interval(secs => s.ttl)"
 """A server (aliased ``s``) whose heartbeat is younger than its TTL."""
@@ -179,24 +176,10 @@ def snapshot(cursor: Cursor, *, shutting_down: bool, waiting: bool = True) -> Ta
     plain = [waiter_of(row) for row in cursor.fetchall()]
     holders = {name: r.id for name, r in held.items()}
     queue = tuple(
-        _with_blockers(w, blockers)
+        replace(w, blocked_by=blockers)
         for w, blockers in zip(plain, blocked_by(plain, holders), strict=True)
     )
     return TableSnapshot(MappingProxyType(held), reservations, queue, shutting_down)
-
-
-def _with_blockers(waiter: WaitingRequest, blockers: tuple[ReservationId, ...]) -> WaitingRequest:
-    return WaitingRequest(
-        waiter.id,
-        waiter.session_names,
-        waiter.owner,
-        waiter.annotations,
-        waiter.waiting_since,
-        waiter.lease_id,
-        waiter.client,
-        waiter.deadline,
-        blockers,
-    )
 
 
 def obstacles(cursor: Cursor, ticket: Ticket, seconds: float | None) -> str:
@@ -218,35 +201,4 @@ def obstacles(cursor: Cursor, ticket: Ticket, seconds: float | None) -> str:
     for rid, owner, wanted in cursor.fetchall():
         for name in wanted:
             ahead.setdefault(name, (rid, owner))
-    found = []
-    for name in names:
-        if name in held:
-            rid, owner = held[name]
-            found.append(f"'{_short(name)}' is held by '{_short(owner)}' (reservation {rid})")
-        elif name in ahead:
-            rid, owner = ahead[name]
-            found.append(
-                f"'{_short(name)}' is wanted by earlier request {rid} of '{_short(owner)}'"
-            )
-    return describe(ticket, seconds, found)
-
-
-def describe(ticket: Ticket, seconds: float | None, found: list[str]) -> str:
-    """The timeout message: the request, how long it waited, and what stood in its way."""
-    if seconds == 0:
-        when = "at once"
-    elif seconds is not None:
-        when = f"within {seconds:g} s"
-    else:
-        when = "in time"
-    named = found[:_MAX_NAMED]
-    if len(found) > len(named):
-        named.append(f"... and {len(found) - len(named)} more")
-    return (
-        f"sessions for request {ticket.id} of '{_short(ticket.owner)}' were not "
-        f"available {when}: " + "; ".join(named)
-    )
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 80 else text[:77] + "..."
+    return timeout_message(ticket.id, ticket.owner, seconds, names, held, ahead)

@@ -28,6 +28,8 @@ from pinbroker.reservation._leases import (
     LeaseState,
     LeaseTable,
 )
+from pinbroker.reservation._obstacles import timeout_message
+from pinbroker.reservation._snapshot import blocked_by
 from pinbroker.reservation._table import ReservationTable
 from pinbroker.reservation._timeout import (
     check_timeout,
@@ -71,10 +73,12 @@ __all__ = [
     "TableSnapshot",
     "Ticket",
     "WaitingRequest",
+    "blocked_by",
     "check_timeout",
     "event_owner",
     "sort_by_token",
     "timeout_from_milliseconds",
+    "timeout_message",
     "timeout_to_milliseconds",
     "unique_names",
 ]
