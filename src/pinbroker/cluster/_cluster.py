@@ -71,7 +71,8 @@ class Cluster:
         try:
             migrate(self.database)
             self._ttl = lease_ttl
-            self.server_id = self._join(address)
+            self._address = address
+            self.server_id = self._join()
             self.events = SharedEventLog(self.database, capacity=event_history)
             self.events.load()
             self.table = SharedReservationTable(
@@ -138,12 +139,12 @@ class Cluster:
 
     # ------------------------------------------------------------------ internals
 
-    def _join(self, address: str) -> int:
+    def _join(self) -> int:
         def work(cursor: Cursor) -> int:
             cursor.execute(
                 "INSERT INTO servers (hostname, pid, address, ttl) VALUES (%s, %s, %s, %s) "
                 "RETURNING id",
-                (socket.gethostname(), os.getpid(), address, self._ttl),
+                (socket.gethostname(), os.getpid(), self._address, self._ttl),
             )
             row = cursor.fetchone()
             assert row is not None
@@ -227,9 +228,8 @@ class Cluster:
                 return True
             cursor.execute(
                 "INSERT INTO servers (id, hostname, pid, address, ttl) "
-                "SELECT %s, hostname, pid, address, ttl FROM (VALUES (%s, %s, '', %s::float8)) "
-                "AS v(hostname, pid, address, ttl) ON CONFLICT (id) DO NOTHING",
-                (self.server_id, socket.gethostname(), os.getpid(), self._ttl),
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (self.server_id, socket.gethostname(), os.getpid(), self._address, self._ttl),
             )
             return False
 

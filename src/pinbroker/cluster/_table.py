@@ -61,6 +61,7 @@ from pinbroker.reservation import (
     Ticket,
     check_timeout,
     sort_by_token,
+    timeout_message,
     unique_names,
 )
 from pinbroker.types import SessionName
@@ -217,17 +218,12 @@ class SharedReservationTable:
             local = self._local.get(ticket.id)
             if local is None or local.ticket != ticket or local.state is _State.FAILED:
                 return False
-        error = CancelledError(f"request {ticket.id} was cancelled")
         with local.busy:
-            if local.state is _State.WAITING:
-                self._withdraw_waiter(local, EventKind.CANCELLED, "the caller went away")
-            elif local.state is _State.GRANTED and local.reservation is not None:
-                self._give_back(
-                    local.reservation, "withdrawn: its caller went away as it was granted"
-                )
-            else:
+            if not self._take_back(
+                local, "the caller went away", "its caller went away as it was granted"
+            ):
                 return False
-            self._settle(local, error=error)
+            self._settle(local, error=CancelledError(f"request {ticket.id} was cancelled"))
         return True
 
     # ------------------------------------------------------------------ releasing
@@ -292,11 +288,8 @@ class SharedReservationTable:
         for local in outstanding:
             with local.busy:
                 try:
-                    if local.state is _State.WAITING:
-                        self._withdraw_waiter(local, EventKind.CANCELLED, "the server is stopping")
-                    elif local.state is _State.GRANTED and local.reservation is not None:
-                        self._give_back(local.reservation, "withdrawn: the server is stopping")
-                    else:
+                    reason = "the server is stopping"
+                    if not self._take_back(local, reason, reason):
                         continue
                 except DatabaseUnavailableError as exc:
                     _logger.warning("request %s not withdrawn: %s", local.ticket.id, exc)
@@ -436,6 +429,7 @@ class SharedReservationTable:
                     self._changed.wait(remaining)
                 if local.state is not _State.WAITING:
                     del self._local[ticket.id]
+                    self._withdrawn.pop(ticket.id, None)
                     if local.state is _State.FAILED:
                         assert local.error is not None
                         raise local.error
@@ -455,6 +449,7 @@ class SharedReservationTable:
             self._withdraw_waiter(local, EventKind.TIMED_OUT, message)
             with self._lock:
                 self._local.pop(local.ticket.id, None)
+                self._withdrawn.pop(local.ticket.id, None)
             return message
 
     def _withdraw_waiter(self, local: _Local, kind: EventKind, reason: str) -> None:
@@ -470,18 +465,32 @@ class SharedReservationTable:
                 self._orphans.add(ticket.id)
             raise
 
-    def _give_back(self, reservation: Reservation, reason: str) -> None:
-        """Release a committed grant whose caller went away before taking it."""
-        self._release(
-            dict.fromkeys(reservation.session_names, reservation.id), EventKind.RELEASED, reason
-        )
+    def _take_back(self, local: _Local, if_waiting: str, if_granted: str) -> bool:
+        """Withdraw a waiting request, or release a grant its caller has not taken.
+
+        ``local.busy`` held. The reasons go into the ``cancelled`` or ``released`` event.
+
+        Returns:
+            False if the request was neither (taken or failed already).
+        """
+        if local.state is _State.WAITING:
+            self._withdraw_waiter(local, EventKind.CANCELLED, if_waiting)
+            return True
+        if local.state is _State.GRANTED and local.reservation is not None:
+            grant = local.reservation
+            wanted = dict.fromkeys(grant.session_names, grant.id)
+            self._release(wanted, EventKind.RELEASED, f"withdrawn: {if_granted}")
+            return True
+        return False
 
     def _obstacles(self, local: _Local, seconds: float | None) -> str:
         """Say who stands in the request's way (the message of its timeout)."""
         try:
             return self._db.run(lambda cursor: sql.obstacles(cursor, local.ticket, seconds))
         except DatabaseUnavailableError as exc:
-            return sql.describe(local.ticket, seconds, [f"who holds them is unknown: {exc}"])
+            ticket = local.ticket
+            found = timeout_message(ticket.id, ticket.owner, seconds, (), {}, {})
+            return f"{found}who holds them is unknown: {exc}"
 
     def _release(
         self,
