@@ -23,12 +23,15 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pinbroker.broker import SessionManager
 from pinbroker.errors import ReservationTimeoutError, ResourceExhaustedError
 from pinbroker.reservation import ClientIdentity, Reservation, ReservationTableLike, Ticket
 
 __all__ = ["reserve_on_loop"]
+
+_T = TypeVar("_T")
 
 _logger = logging.getLogger(__name__)
 
@@ -177,22 +180,11 @@ async def _request_on_worker(
     A caller that goes away meanwhile leaves nothing behind: once the request is made, it is
     cancelled (a grant given back) and its outcome taken.
     """
-    loop = asyncio.get_running_loop()
-    made = loop.run_in_executor(
-        executor, functools.partial(asking.request, table, session_names, on_change)
+    return await _on_worker(
+        executor,
+        functools.partial(asking.request, table, session_names, on_change),
+        lambda ticket: _withdraw_unwanted(table, ticket, asking.timeout),
     )
-    try:
-        return await asyncio.shield(made)
-    except asyncio.CancelledError:
-
-        def withdraw(done: asyncio.Future[Ticket]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return
-            ticket = done.result()
-            loop.run_in_executor(executor, _withdraw_unwanted, table, ticket, asking.timeout)
-
-        made.add_done_callback(withdraw)
-        raise
 
 
 async def _at_once_on_worker(
@@ -205,23 +197,11 @@ async def _at_once_on_worker(
 
     A grant whose caller went away meanwhile is released again.
     """
-    loop = asyncio.get_running_loop()
 
     def at_once() -> Reservation:
         return table.finish(asking.request(table, session_names), 0)
 
-    outcome = loop.run_in_executor(executor, at_once)
-    try:
-        return await asyncio.shield(outcome)
-    except asyncio.CancelledError:
-
-        def give_back(done: asyncio.Future[Reservation]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                return
-            loop.run_in_executor(executor, _release_undelivered, table, done.result())
-
-        outcome.add_done_callback(give_back)
-        raise
+    return await _on_worker(executor, at_once, functools.partial(_release_undelivered, table))
 
 
 def _withdraw_unwanted(table: ReservationTableLike, ticket: Ticket, timeout: float | None) -> None:
@@ -234,22 +214,35 @@ async def _finish_on_worker(
     table: ReservationTableLike, executor: Executor, ticket: Ticket, timeout: float | None
 ) -> Reservation:
     """Take the outcome on a worker thread; undo a grant whose caller went away meanwhile."""
+    try:
+        return await _on_worker(
+            executor,
+            functools.partial(table.finish, ticket, timeout),
+            functools.partial(_release_undelivered, table),
+        )
+    except asyncio.CancelledError:
+        table.cancel(ticket)  # still waiting: withdrawn; delivered already: released once done
+        raise
+
+
+async def _on_worker(executor: Executor, work: Callable[[], _T], undo: Callable[[_T], None]) -> _T:
+    """Run ``work`` on a worker thread; if the caller goes away meanwhile, ``undo`` its result.
+
+    The work is not interrupted (it may be a database transaction); once it has succeeded,
+    ``undo`` runs on a worker thread too. A failure nobody awaits is retrieved (not logged).
+    """
     loop = asyncio.get_running_loop()
-    outcome = loop.run_in_executor(executor, table.finish, ticket, timeout)
+    outcome = loop.run_in_executor(executor, work)
     try:
         return await asyncio.shield(outcome)
     except asyncio.CancelledError:
-        if not table.cancel(ticket):  # delivered (or failed) already: give back a delivery
 
-            def give_back(done: asyncio.Future[Reservation]) -> None:
-                if done.cancelled() or done.exception() is not None:
-                    return
-                reservation = done.result()
-                loop.run_in_executor(executor, _release_undelivered, table, reservation)
+        def then(done: asyncio.Future[_T]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                return
+            loop.run_in_executor(executor, undo, done.result())
 
-            outcome.add_done_callback(give_back)
-        else:
-            outcome.add_done_callback(_consume)
+        outcome.add_done_callback(then)
         raise
 
 
@@ -261,12 +254,6 @@ def _discard(table: ReservationTableLike, ticket: Ticket, timeout: float | None)
         _logger.debug("request %s withdrawn: %s", ticket.id, exc)
     else:  # cannot happen after cancel(); release defensively
         _logger.warning("request %s was granted after it was cancelled", ticket.id)
-
-
-def _consume(done: asyncio.Future[Reservation]) -> None:
-    """Retrieve the outcome of a finish nobody awaits (so asyncio does not log it)."""
-    if not done.cancelled():
-        done.exception()
 
 
 def _release_undelivered(table: ReservationTableLike, reservation: Reservation) -> None:
