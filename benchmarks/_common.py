@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -153,6 +155,44 @@ class CpuMeter:
         total = sum(delta)
         idle = delta[3] + (delta[4] if len(delta) > 4 else 0)  # idle + iowait
         self.busy = 1 - idle / total if total else None
+
+
+def cpu_text(busy: float | None) -> str:
+    """A :attr:`CpuMeter.busy` share as text (``n/a`` where it cannot be read)."""
+    return "n/a" if busy is None else f"{busy * 100:.0f}%"
+
+
+def measure_window(
+    workers: Sequence[threading.Thread],
+    ready: threading.Barrier,
+    stop: threading.Event,
+    duration: float,
+    errors: Sequence[object],
+) -> tuple[float, float | None]:
+    """Run client threads for a measurement window; return (elapsed seconds, CPU busy share).
+
+    The workers wait on ``ready`` once warmed up (a failing one aborts it) and cycle until
+    ``stop`` is set; the window starts when all are ready and lasts ``duration`` seconds.
+
+    Raises:
+        RuntimeError: If a worker reported an error in ``errors``.
+    """
+    for worker in workers:
+        worker.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        ready.wait()
+    meter = CpuMeter()
+    meter.start()
+    began = time.perf_counter()
+    stop.wait(duration)  # the measurement window, not synchronisation
+    stop.set()
+    for worker in workers:
+        worker.join(60)
+    elapsed = time.perf_counter() - began
+    meter.stop()
+    if errors:
+        raise RuntimeError(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
+    return elapsed, meter.busy
 
 
 class ServerProcess:

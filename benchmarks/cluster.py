@@ -52,7 +52,14 @@ from urllib.parse import quote
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from benchmarks._common import CpuMeter, Row, ServerProcess, percentile, serve_subprocess
+from benchmarks._common import (
+    Row,
+    ServerProcess,
+    cpu_text,
+    measure_window,
+    percentile,
+    serve_subprocess,
+)
 from benchmarks.pinmap_gen import PinMapSpec, generate_pinmap
 from benchmarks.stress import Outcome, StressReport
 
@@ -476,23 +483,9 @@ def _window(
                 channel.close()
 
     workers = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(THREADS)]
-    for worker in workers:
-        worker.start()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        ready.wait()
-    meter = CpuMeter()
-    meter.start()
-    began = time.perf_counter()
-    stop.wait(duration)  # the measurement window, not synchronisation
-    stop.set()
-    for worker in workers:
-        worker.join(60)
-    elapsed = time.perf_counter() - began
-    meter.stop()
-    if errors:
-        raise RuntimeError(f"{len(errors)} client(s) failed, first: {errors[0]}")
+    elapsed, busy = measure_window(workers, ready, stop, duration, errors)
     report = StressReport(outcomes=[o for outcomes in per_thread for o in outcomes])
-    return _Window(sum(counts) / elapsed, meter.busy, report)
+    return _Window(sum(counts) / elapsed, busy, report)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -530,10 +523,6 @@ def _overlapping(
     )
 
 
-def _cpu(busy: float | None) -> str:
-    return "n/a" if busy is None else f"{busy * 100:.0f}%"
-
-
 def _throughput_rows(results: dict[tuple[str, int], _Window], duration: float) -> list[Row]:
     rows: list[Row] = []
     for kind, how in (
@@ -556,7 +545,7 @@ def _throughput_rows(results: dict[tuple[str, int], _Window], duration: float) -
                     "",
                     None,
                     f"{window.rate / one:.2f}x 1 server; {how}; {duration:g} s window; "
-                    f"machine CPU busy {_cpu(window.busy)}",
+                    f"machine CPU busy {cpu_text(window.busy)}",
                 )
             )
     grants = sum(results["overlapping", count].report.grants for count in SERVER_COUNTS)

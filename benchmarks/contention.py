@@ -25,13 +25,12 @@ from __future__ import annotations
 import random
 import statistics
 import threading
-import time
 from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from benchmarks._common import CpuMeter, Row, percentile, serve_subprocess
+from benchmarks._common import Row, cpu_text, measure_window, percentile, serve_subprocess
 from benchmarks.stress import grpc_backend, run_stress
 
 __all__ = ["run"]
@@ -106,25 +105,8 @@ def _throughput(
             channel.close()
 
     workers = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    ready.wait()
-    meter = CpuMeter()
-    meter.start()
-    began = time.perf_counter()
-    stop.wait(duration)  # the measurement window, not synchronisation
-    stop.set()
-    for worker in workers:
-        worker.join(60)
-    elapsed = time.perf_counter() - began
-    meter.stop()
-    if errors:
-        raise RuntimeError(f"{len(errors)} client(s) failed, first: {errors[0]!r}")
-    return sum(counts) / elapsed, meter.busy
-
-
-def _cpu(busy: float | None) -> str:
-    return "n/a" if busy is None else f"{busy * 100:.0f}%"
+    elapsed, busy = measure_window(workers, ready, stop, duration, errors)
+    return sum(counts) / elapsed, busy
 
 
 def _ratio_row(
@@ -160,8 +142,8 @@ def _ratio_row(
         f">= {THROUGHPUT_TARGET}x" if target else "",
         ratio >= THROUGHPUT_TARGET if target else None,
         f"median of {rounds} alternating {duration:g} s windows: {many:.0f} vs {one:.0f} "
-        f"cycles/s; machine CPU busy {_cpu(_median_or_none(many_cpu))} vs "
-        f"{_cpu(_median_or_none(one_cpu))}",
+        f"cycles/s; machine CPU busy {cpu_text(_median_or_none(many_cpu))} vs "
+        f"{cpu_text(_median_or_none(one_cpu))}",
     )
 
 
