@@ -65,8 +65,7 @@ def build_core(config: ServerConfig) -> Core:
 
 
 def _load_pin_maps(config: ServerConfig, pin_maps: PinMapRepository) -> None:
-    for problem in pin_maps.restore():
-        _logger.error("%s", problem)
+    pin_maps.restore()  # logs each stored pin map that no longer loads
     for path in config.pin_map_files:
         xml = Path(path).read_text(encoding="utf-8-sig")
         pin_maps.update(str(path), xml)

@@ -173,11 +173,8 @@ class SessionManagementServicer(pb_grpc.SessionManagementServiceServicer):
         owned = [
             (s.session.name, token_of(s.session.name, s.annotations)) for s in request.sessions
         ]
-        if self._finish_on_loop:
-            self._sessions.unreserve_owned(owned)
-        else:  # the release runs to its end even if the caller goes away meanwhile
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._sessions.unreserve_owned, owned)
+        # On a worker the release runs to its end even if the caller goes away meanwhile.
+        await self._off_loop(self._sessions.unreserve_owned, owned)
         return pb.UnreserveSessionsResponse()
 
     def RegisterSessions(
