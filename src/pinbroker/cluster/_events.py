@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
+from psycopg.types.json import Jsonb
+
 from pinbroker.cluster._db import Cursor, Database
 from pinbroker.events import Event, EventKind, EventLog, EventOwner
 from pinbroker.store._codec import decode_event_owner, encode_event_owner
@@ -24,9 +26,6 @@ from pinbroker.store._codec import decode_event_owner, encode_event_owner
 __all__ = ["EVENTS_CHANNEL", "NewEvent", "SharedEventLog", "insert_events"]
 
 EVENTS_CHANNEL: Final = "pinbroker_events"
-
-_PRUNE_EVERY: Final = 256
-"""Old events are deleted when the revision crosses a multiple of this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +44,28 @@ def insert_events(
 ) -> tuple[Event, ...]:
     """Number and store events inside the caller's transaction; take the counter lock last.
 
-    Keeps the newest ``keep`` revisions and notifies :data:`EVENTS_CHANNEL` (delivered when
+    The database function ``pinbroker_record`` does it (the hot-path functions call it too):
+    it keeps the newest ``keep`` revisions and notifies :data:`EVENTS_CHANNEL` (delivered when
     the transaction commits).
     """
     if not events:
         return ()
-    cursor.execute(
-        "UPDATE counters SET value = value + %s WHERE name = 'event_revision' RETURNING value",
-        (len(events),),
-    )
+    recorded = [
+        {
+            "kind": event.kind.value,
+            "names": list(event.session_names),
+            "rid": event.reservation_id,
+            "owner": None if event.owner is None else encode_event_owner(event.owner),
+            "reason": event.reason,
+        }
+        for event in events
+    ]
+    cursor.execute("SELECT pinbroker_record(%s, %s, %s)", (Jsonb(recorded), now, keep))
     row = cursor.fetchone()
-    assert row is not None, "the event_revision counter is missing"
-    last = int(row[0])
-    first = last - len(events) + 1
-    stored = tuple(
+    assert row is not None
+    assert row[0] is not None, "pinbroker_record numbered nothing"
+    first = int(row[0]) - len(events) + 1
+    return tuple(
         Event(
             revision=first + offset,
             time=now,
@@ -70,26 +77,6 @@ def insert_events(
         )
         for offset, event in enumerate(events)
     )
-    cursor.executemany(
-        "INSERT INTO events (revision, time, kind, session_names, reservation_id, owner, reason) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        [
-            (
-                e.revision,
-                e.time,
-                e.kind.value,
-                list(e.session_names),
-                e.reservation_id,
-                None if e.owner is None else encode_event_owner(e.owner),
-                e.reason,
-            )
-            for e in stored
-        ],
-    )
-    if first // _PRUNE_EVERY != (last + 1) // _PRUNE_EVERY:
-        cursor.execute("DELETE FROM events WHERE revision <= %s", (last - keep,))
-    cursor.execute("SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, str(last)))
-    return stored
 
 
 def _event_of(row: tuple[object, ...]) -> Event:
